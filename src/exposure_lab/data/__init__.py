@@ -1,0 +1,1 @@
+"""Data sets, decoding, pairing and synthetic exposure rendering."""

@@ -1,0 +1,33 @@
+"""`exposure-lab eval ckpt_path=<ckpt> [data=<name>]`: score a checkpoint rebuilt from its stored config alone."""
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from exposure_lab.benchmarking import benchmark
+from exposure_lab.checkpoints import load_task
+from exposure_lab.config import config_dir, register_resolvers
+from exposure_lab.errors import ExposureLabError, exit_on_user_error
+from exposure_lab.runs import run_dir, save_resolved_config
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    if not cfg.get("ckpt_path"):
+        raise ExposureLabError("eval needs ckpt_path=<checkpoint file>")
+    out_dir = run_dir()
+    save_resolved_config(cfg, out_dir)
+    task, stored = load_task(cfg.ckpt_path)
+    task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    data_cfg = cfg.data if cfg.get("data") else OmegaConf.create(stored["data"])
+    datamodule = hydra.utils.instantiate(data_cfg)
+    suite = hydra.utils.instantiate(cfg.metrics)
+    name = stored.get("model_name") or "model"
+    print(benchmark([(name, task)], datamodule, suite, out_dir, accelerator=cfg.accelerator))
+    print(out_dir)
+
+
+register_resolvers()
+
+if __name__ == "__main__":
+    main()

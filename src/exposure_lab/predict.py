@@ -1,0 +1,37 @@
+"""`exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|folder> output=<folder>`."""
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from exposure_lab.checkpoints import build_task, load_task
+from exposure_lab.config import config_dir, register_resolvers
+from exposure_lab.errors import ExposureLabError, exit_on_user_error
+from exposure_lab.prediction import predict_paths
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    if bool(cfg.get("ckpt_path")) == bool(cfg.get("model")):
+        raise ExposureLabError("predict needs exactly one of ckpt_path=<checkpoint> or model=<model name>")
+    if not cfg.get("input") or not cfg.get("output"):
+        raise ExposureLabError("predict needs input=<file or folder> and output=<folder>")
+    task = load_task(cfg.ckpt_path)[0] if cfg.get("ckpt_path") else build_task(cfg.model)
+    written = predict_paths(
+        task.net,
+        Path(cfg.input),
+        Path(cfg.output),
+        tile_size=cfg.tile_size,
+        tile_overlap=cfg.tile_overlap,
+        device=cfg.device,
+    )
+    print(f"wrote {len(written)} image(s)")
+    print(Path(cfg.output).resolve())
+
+
+register_resolvers()
+
+if __name__ == "__main__":
+    main()

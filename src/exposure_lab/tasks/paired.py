@@ -1,0 +1,147 @@
+"""Paired restoration objective: a plain net trained with named, weighted pixel losses against a target."""
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from exposure_lab import __version__
+from exposure_lab.inference import enhance, primary_output
+from exposure_lab.losses import WeightedLoss
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+CHECKPOINT_CONFIG_KEY = "exposure_lab"
+
+
+class PairedRestoration(L.LightningModule):
+    """Trains `net` (B,3,H,W)→(B,3,H,W) in [0,1] on dict batches with `input` and `target`.
+
+    Metrics come from a `MetricSuite` set with `set_metric_suite` (the run's protocol, not the model's), so a
+    checkpoint can be scored under any protocol. Every test image's scores are kept in `test_records`.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        losses: Mapping[str, float] | None = None,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_monitor: str = "val/psnr",
+        scheduler_interval: str = "epoch",
+        train_metrics: Sequence[str] = ("psnr", "ssim"),
+        tile_size: int | None = None,
+        tile_overlap: int = 32,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = WeightedLoss(losses or {})
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_monitor = scheduler_monitor
+        self.scheduler_interval = scheduler_interval
+        self.train_metric_names = tuple(train_metrics)
+        self.tile_size = tile_size
+        self.tile_overlap = tile_overlap
+        self.run_config: dict[str, Any] | None = None
+        self.test_records: list[dict[str, Any]] = []
+        # Kept outside the module tree so metric weights (LPIPS) never enter checkpoints.
+        self.__dict__["metric_suite"] = None
+        self.__dict__["train_metric_suite"] = None
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the net has parameters to optimise (classical baselines have none)."""
+        return any(p.requires_grad for p in self.net.parameters())
+
+    def set_metric_suite(self, suite: nn.Module) -> None:
+        """Score val/test with `suite` (a `MetricSuite`) and train batches with its cheap subset."""
+        from exposure_lab.metrics import MetricSuite
+
+        self.__dict__["metric_suite"] = suite
+        train_names = [name for name in self.train_metric_names if name in suite.names]
+        self.__dict__["train_metric_suite"] = MetricSuite(names=train_names, protocol=suite.protocol)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Full-image enhancement (B,3,H,W)→(B,3,H,W) in [0,1], padded/tiled as the net needs."""
+        return enhance(self.net, x, tile_size=self.tile_size, tile_overlap=self.tile_overlap).clamp(0, 1)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        pred = primary_output(self.net(batch["input"]))
+        total, terms = self.loss(pred, batch["target"])
+        batch_size = pred.shape[0]
+        self.log("train/loss", total, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=batch_size)
+        if self.train_metric_suite is not None and self.train_metric_suite.names:
+            with torch.no_grad():
+                scores = self.train_metric_suite(pred.detach().clamp(0, 1), batch["target"])
+            for name, values in scores.items():
+                self.log(f"train/{name}", values.mean(), on_step=False, on_epoch=True, batch_size=batch_size)
+        return total
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._score_and_log("val", batch)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._score_and_log("test", batch, keep_records=True)
+
+    def on_test_start(self) -> None:
+        self.test_records = []
+
+    def _score_and_log(self, stage: str, batch: dict[str, Any], keep_records: bool = False) -> None:
+        if self.metric_suite is None:
+            raise RuntimeError("set_metric_suite() must be called before validation or test")
+        self.metric_suite.to(self.device)
+        start = time.perf_counter()
+        pred = self(batch["input"])
+        seconds = time.perf_counter() - start
+        scores = self.metric_suite(pred, batch["target"])
+        batch_size = pred.shape[0]
+        for name, values in scores.items():
+            self.log(f"{stage}/{name}", values.mean(), prog_bar=name == "psnr", batch_size=batch_size, sync_dist=True)
+        subsets = batch.get("subset") or [""] * batch_size
+        for subset in sorted(set(subsets) - {""}):
+            index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=pred.device)
+            for name, values in scores.items():
+                self.log(f"{stage}/{subset}/{name}", values[index].mean(), batch_size=len(index), sync_dist=True)
+        if keep_records:
+            self._keep_records(batch, scores, pred, seconds)
+
+    def _keep_records(self, batch: dict[str, Any], scores: dict[str, Tensor], pred: Tensor, seconds: float) -> None:
+        batch_size, _, height, width = pred.shape
+        evs = batch.get("ev")
+        for i in range(batch_size):
+            record: dict[str, Any] = {"name": batch["name"][i]}
+            if evs is not None:
+                ev = float(evs[i])
+                record["ev"] = None if math.isnan(ev) else ev
+            record["subset"] = (batch.get("subset") or [""] * batch_size)[i]
+            record.update({name: float(values[i]) for name, values in scores.items()})
+            record["megapixels"] = height * width / 1e6
+            record["seconds"] = seconds / batch_size
+            self.test_records.append(record)
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None or not self.trainable:
+            return None
+        optimizer = self.optimizer_factory(params=[p for p in self.net.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.scheduler_monitor,
+                "interval": self.scheduler_interval,
+                "frequency": 1,
+            },
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_CONFIG_KEY] = {"version": __version__, **(self.run_config or {})}
