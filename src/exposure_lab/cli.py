@@ -1,6 +1,7 @@
 """`exposure-lab <command> [hydra overrides]`: dispatch to the Hydra entry point of each command."""
 
 import importlib
+import importlib.util
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -47,12 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     if resolved is None:
         print(f"error: unknown command {' '.join(args[:2])!r}\n\n{help_text()}", file=sys.stderr)
         return 2
-    name, rest = resolved
-    module = importlib.import_module(COMMANDS[name][0])
-    # argv[0] becomes the entry module's file so Lightning's DDP launcher re-runs the same command.
-    sys.argv = [module.__file__, *rest]
-    module.main()
+    name, overrides = resolved
+    # Lightning's DDP launcher re-runs `python -m <__main__.__spec__.name> <argv[1:]>` for the other ranks.
+    sys.modules["__main__"].__spec__ = importlib.util.find_spec(COMMANDS[name][0])
+    run_command(name, overrides)
     return 0
+
+
+def run_command(name: str, overrides: list[str]) -> None:
+    """Run one command's Hydra entry point with `overrides` as its command line."""
+    module = importlib.import_module(COMMANDS[name][0])
+    sys.argv = [sys.argv[0], *overrides]
+    module.main()
 
 
 if __name__ == "__main__":
