@@ -1,0 +1,67 @@
+"""Enhancing image files with a net: one file or every image of a folder, written under the same names."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from exposure_lab.data.io import IMAGE_EXTENSIONS, array_to_tensor, decode_image, list_images, write_image
+from exposure_lab.errors import DataLayoutError, ExposureLabError, ImageReadError
+from exposure_lab.inference import enhance
+
+_SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
+
+
+def _inputs(input: Path) -> list[Path]:
+    """The image files to enhance: `input` itself, or the images of the folder `input`."""
+    if input.is_dir():
+        paths = list_images(input)
+        if not paths:
+            extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
+            raise DataLayoutError(f"{input}: no images in this folder (looked for {extensions})")
+        return paths
+    if not input.exists():
+        raise DataLayoutError(f"{input}: no such file or folder")
+    if input.suffix.lower() not in IMAGE_EXTENSIONS:
+        extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise ImageReadError(f"{input}: not an image file name (expected one of {extensions})")
+    return [input]
+
+
+def predict_paths(
+    net: nn.Module,
+    input: Path | str,
+    output: Path | str,
+    tile_size: int | None = None,
+    tile_overlap: int = 32,
+    device: str | torch.device = "cpu",
+) -> list[Path]:
+    """Enhance an image file, or every image in a folder (sorted, not recursive), into the folder `output`.
+
+    Each result keeps its input's file name and extension and is written atomically, clamped to [0,1]: 16-bit
+    when the input is a 16-bit PNG/TIFF, else 8-bit. `output` is created; it may not be the folder holding the
+    inputs (nothing is overwritten). The net is moved to `device`, put in eval mode and run through
+    `inference.enhance` (tiled when `tile_size` is set). A file that cannot be decoded raises ImageReadError
+    naming it; results written before it stay. Returns the written paths in input order.
+    """
+    input, output = Path(input), Path(output)
+    paths = _inputs(input)
+    source_folder = input if input.is_dir() else input.parent
+    if output.exists() and not output.is_dir():
+        raise ExposureLabError(f"{output}: output must be a folder, but a file of that name exists")
+    if output.resolve() == source_folder.resolve():
+        raise ExposureLabError(
+            f"{output}: output folder is the folder of the inputs; choose another so no input is overwritten"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    net = net.to(device).eval()
+    written = []
+    for path in tqdm(paths, desc="predict", unit="img", disable=len(paths) < 2):
+        array = decode_image(path)
+        x = array_to_tensor(array).unsqueeze(0).to(device)
+        y = enhance(net, x, tile_size=tile_size, tile_overlap=tile_overlap)[0].clamp(0.0, 1.0)
+        bits = 16 if array.dtype == np.uint16 and path.suffix.lower() in _SIXTEEN_BIT_SUFFIXES else 8
+        written.append(write_image(output / path.name, y, bits=bits))
+    return written
