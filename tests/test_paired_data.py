@@ -220,6 +220,13 @@ def test_datamodule_layout_errors_are_one_line(tmp_path, afifi):
         assert "\n" not in str(info.value)
 
 
+def test_hyperparameters_survive_a_weights_only_checkpoint(tmp_path, afifi):
+    module = PairedDataModule(input_dir=afifi / "INPUT_IMAGES", target_dir=afifi / "GT_IMAGES")
+    torch.save({"datamodule_hyper_parameters": dict(module.hparams_initial)}, tmp_path / "c.ckpt")
+    loaded = torch.load(tmp_path / "c.ckpt", weights_only=True)["datamodule_hyper_parameters"]
+    assert loaded["input_dir"] == str(afifi / "INPUT_IMAGES") and loaded["patch_size"] == 128
+
+
 def test_paired_config_instantiates(afifi):
     cfg = OmegaConf.load(REPO / "conf" / "data" / "paired.yaml")
     cfg.input_dir, cfg.target_dir, cfg.num_workers = str(afifi / "INPUT_IMAGES"), str(afifi / "GT_IMAGES"), 0

@@ -230,5 +230,9 @@ def test_synthetic_config_instantiates(tmp_path):
 
     cfg = OmegaConf.load(REPO / "conf" / "data" / "synthetic.yaml")
     cfg.root = str(tmp_path / "synthetic")
+    assert OmegaConf.to_container(cfg.render) == asdict(SynthOptions())
     module = instantiate(cfg)
     assert isinstance(module, SyntheticExposureDataModule) and module.hparams.cache_images
+    assert module.render_options == asdict(SynthOptions())
+    torch.save(dict(module.hparams_initial), tmp_path / "hparams.ckpt")
+    assert torch.load(tmp_path / "hparams.ckpt", weights_only=True)["input_dir"].endswith("INPUT_IMAGES")

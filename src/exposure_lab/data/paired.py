@@ -145,8 +145,12 @@ class PairedDataModule(LightningDataModule):
         pin_memory: bool | None = None,
         cache_images: bool = False,
     ) -> None:
+        arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__()
-        self.save_hyperparameters(logger=False)
+        # Plain values only: Lightning puts these in checkpoints, which are loaded with weights_only=True.
+        self.save_hyperparameters(
+            {k: str(v) if isinstance(v, Path) else v for k, v in arguments.items()}, logger=False
+        )
         self.name = name
         self.dirs: dict[str, tuple[Path | None, Path | None]] = {
             "test": (_as_path(input_dir), _as_path(target_dir)),

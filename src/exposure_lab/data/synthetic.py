@@ -233,7 +233,7 @@ def synth_main(cfg: Any) -> Path:
     counts = {split: sum(s["split"] == split for s in manifest["scenes"].values()) for split in SPLITS}
     print(
         f"Synthetic exposure set in {out_dir}: "
-        + ", ".join(f"{split} {n} scenes" for split, n in counts.items())
+        + ", ".join(f"{split} {n} scene{'' if n == 1 else 's'}" for split, n in counts.items())
         + f" × {len(manifest['options']['evs'])} exposures, {manifest['options']['scene_size']} px"
     )
     return out_dir
