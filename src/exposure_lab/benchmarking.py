@@ -42,12 +42,16 @@ def score_task(
     return list(task.test_records)
 
 
-def summarise(records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module) -> dict[str, Any]:
+def summarise(
+    records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module
+) -> dict[str, Any]:
     """Mean of every metric over images (per-image protocol), plus params and latency per megapixel."""
     summary: dict[str, Any] = {name: mean_of(records, name) for name in metric_names}
     summary["params"] = count_parameters(net)
     megapixels = sum(r["megapixels"] for r in records)
-    summary["latency_ms_per_mp"] = 1000 * sum(r["seconds"] for r in records) / megapixels if megapixels else None
+    summary["latency_ms_per_mp"] = (
+        1000 * sum(r["seconds"] for r in records) / megapixels if megapixels else None
+    )
     return summary
 
 
@@ -62,6 +66,8 @@ def benchmark(
 
     Returns the Markdown table (protocol line first).
     """
+    datamodule.prepare_data()
+    datamodule.setup("test")
     results: dict[str, dict[str, Any]] = {}
     per_image: list[dict[str, Any]] = []
     for name, task in tasks:

@@ -50,7 +50,9 @@ class ImageGridCallback(L.Callback):
                 output = pl_module(image)[0]
                 target = sample["target"].to(pl_module.device)
                 error = ((output - target).abs() * self.error_gain).clamp(0, 1)
-                rows.append(torch.cat([self._panel(t.float().cpu()) for t in (image[0], output, target, error)], -1))
+                rows.append(
+                    torch.cat([self._panel(t.float().cpu()) for t in (image[0], output, target, error)], -1)
+                )
         if not rows:
             return
         width = max(row.shape[-1] for row in rows)
@@ -66,7 +68,9 @@ class TrainingCurvesCallback(L.Callback):
     The history is part of the callback state, so curves survive resume from a checkpoint.
     """
 
-    def __init__(self, metrics: tuple[str, ...] = ("loss", "psnr", "ssim"), filename: str = "training_curves.png"):
+    def __init__(
+        self, metrics: tuple[str, ...] = ("loss", "psnr", "ssim"), filename: str = "training_curves.png"
+    ):
         self.metrics = tuple(metrics)
         self.filename = filename
         self.history: list[dict[str, float]] = []
@@ -100,7 +104,9 @@ class TrainingCurvesCallback(L.Callback):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        figure, axes = plt.subplots(1, len(self.metrics), figsize=(4.5 * len(self.metrics), 3.5), squeeze=False)
+        figure, axes = plt.subplots(
+            1, len(self.metrics), figsize=(4.5 * len(self.metrics), 3.5), squeeze=False
+        )
         epochs = [row["epoch"] for row in self.history]
         for axis, metric in zip(axes[0], self.metrics, strict=True):
             for stage in ("train", "val"):

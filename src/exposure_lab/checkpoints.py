@@ -62,10 +62,10 @@ def compose_model_config(name: str) -> DictConfig:
         return compose(config_name="model_only", overrides=[f"model={name}"]).model
 
 
-def load_model(spec: str) -> tuple[L.LightningModule, str]:
-    """A task from a checkpoint path or a model config name; returns it with a display name."""
+def load_model(spec: str) -> tuple[str, L.LightningModule]:
+    """(display name, task) from a checkpoint path or a model config name."""
     if spec.endswith(".ckpt") or Path(spec).is_file():
         task, stored = load_task(spec)
         model_name = stored.get("model_name") or Path(spec).stem
-        return task, f"{model_name} ({Path(spec).name})"
-    return build_task(compose_model_config(spec)), spec
+        return f"{model_name} ({Path(spec).name})", task
+    return spec, build_task(compose_model_config(spec))

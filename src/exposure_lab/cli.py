@@ -15,7 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "exposure_lab.predict",
         "enhance images: exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|dir> output=<dir>",
     ),
-    "data synth": ("exposure_lab.synth", "render the synthetic exposure set: exposure-lab data synth out=<dir>"),
+    "data synth": (
+        "exposure_lab.synth",
+        "render the synthetic exposure set: exposure-lab data synth out=<dir>",
+    ),
 }
 
 USAGE = "usage: exposure-lab <command> [hydra overrides]   (each command also takes --help, --cfg job, -m)"

@@ -34,4 +34,6 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
     """Instantiate every non-null entry of a `name → config` mapping (callbacks, loggers)."""
     if not group:
         return []
-    return [hydra.utils.instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+    return [
+        hydra.utils.instantiate(node) for node in group.values() if node is not None and "_target_" in node
+    ]

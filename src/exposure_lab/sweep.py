@@ -35,7 +35,9 @@ class SweepSummaryCallback(Callback):
             log.warning("no %s found under %s: no sweep summary written", RESULT_FILE, sweep_dir)
             return
         maximise = result.get("mode", "max") == "max"
-        rows.sort(key=lambda r: (r["best_value"] is None, -(r["best_value"] or 0) if maximise else r["best_value"]))
+        rows.sort(
+            key=lambda r: (r["best_value"] is None, -(r["best_value"] or 0) if maximise else r["best_value"])
+        )
         path = sweep_dir / "sweep_summary.csv"
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -94,7 +94,9 @@ def main(cfg: DictConfig) -> float | None:
     if rank_zero_only.rank != 0:
         return summary["best_value"]
     out_dir = run_dir()
-    (out_dir / RESULT_FILE).write_text(json.dumps({k: v for k, v in summary.items() if k != "table"}, indent=2))
+    (out_dir / RESULT_FILE).write_text(
+        json.dumps({k: v for k, v in summary.items() if k != "table"}, indent=2)
+    )
     if "table" in summary:
         print(summary["table"])
     print(f"best checkpoint: {summary['best_checkpoint']}")

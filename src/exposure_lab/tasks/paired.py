@@ -103,16 +103,26 @@ class PairedRestoration(L.LightningModule):
         scores = self.metric_suite(pred, batch["target"])
         batch_size = pred.shape[0]
         for name, values in scores.items():
-            self.log(f"{stage}/{name}", values.mean(), prog_bar=name == "psnr", batch_size=batch_size, sync_dist=True)
+            self.log(
+                f"{stage}/{name}",
+                values.mean(),
+                prog_bar=name == "psnr",
+                batch_size=batch_size,
+                sync_dist=True,
+            )
         subsets = batch.get("subset") or [""] * batch_size
         for subset in sorted(set(subsets) - {""}):
             index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=pred.device)
             for name, values in scores.items():
-                self.log(f"{stage}/{subset}/{name}", values[index].mean(), batch_size=len(index), sync_dist=True)
+                self.log(
+                    f"{stage}/{subset}/{name}", values[index].mean(), batch_size=len(index), sync_dist=True
+                )
         if keep_records:
             self._keep_records(batch, scores, pred, seconds)
 
-    def _keep_records(self, batch: dict[str, Any], scores: dict[str, Tensor], pred: Tensor, seconds: float) -> None:
+    def _keep_records(
+        self, batch: dict[str, Any], scores: dict[str, Tensor], pred: Tensor, seconds: float
+    ) -> None:
         batch_size, _, height, width = pred.shape
         evs = batch.get("ev")
         for i in range(batch_size):
