@@ -29,29 +29,34 @@ def median_seconds(function: Callable[[], object], repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def bench_net(net: torch.nn.Module, sizes: list[int], repeats: int) -> dict[str, float]:
+    """Forward latency (ms) at each square size; training images/s at 64×64, batch 8, when trainable."""
+    entry: dict[str, float] = {"params": count_parameters(net)}
+    net.eval()
+    for size in sizes:
+        x = torch.rand(1, 3, size, size)
+        with torch.inference_mode():
+            entry[f"forward_ms_{size}"] = 1000 * median_seconds(lambda x=x: enhance(net, x), repeats)
+    if entry["params"]:
+        net.train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+        batch = torch.rand(8, 3, 64, 64)
+
+        def step() -> None:
+            optimizer.zero_grad()
+            primary_output(net(batch)).abs().mean().backward()
+            optimizer.step()
+
+        entry["train_images_per_s_64px_b8"] = 8 / median_seconds(step, repeats)
+    return entry
+
+
 def bench_models(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]:
-    """Forward latency (ms) per size for every `conf/model` net, and a training step at 64×64 batch 8."""
-    results = {}
-    for path in sorted((config_dir() / "model").glob("*.yaml")):
-        net = build_task(compose_model_config(path.stem)).net.eval()
-        entry: dict[str, float] = {"params": count_parameters(net)}
-        for size in sizes:
-            x = torch.rand(1, 3, size, size)
-            with torch.inference_mode():
-                entry[f"forward_ms_{size}"] = 1000 * median_seconds(lambda x=x: enhance(net, x), repeats)
-        if entry["params"]:
-            net.train()
-            optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
-            batch = torch.rand(8, 3, 64, 64)
-
-            def step(batch: torch.Tensor = batch) -> None:
-                optimizer.zero_grad()
-                primary_output(net(batch)).abs().mean().backward()
-                optimizer.step()
-
-            entry["train_images_per_s_64px_b8"] = 8 / median_seconds(step, repeats)
-        results[path.stem] = entry
-    return results
+    """`bench_net` for the net of every `conf/model` config."""
+    return {
+        path.stem: bench_net(build_task(compose_model_config(path.stem)).net, sizes, repeats)
+        for path in sorted((config_dir() / "model").glob("*.yaml"))
+    }
 
 
 def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]:

@@ -10,7 +10,7 @@ R = TypeVar("R")
 
 
 class ExposureLabError(Exception):
-    """An error caused by the user's input or configuration; its message is a complete one-line explanation."""
+    """Caused by the user's input or configuration; the message is a complete one-line explanation."""
 
 
 class ImageReadError(ExposureLabError):

@@ -1,4 +1,4 @@
-"""`exposure-lab eval ckpt_path=<ckpt> [data=<name>]`: score a checkpoint rebuilt from its stored config alone."""
+"""`exposure-lab eval ckpt_path=<ckpt> [data=<name>]`: score a checkpoint rebuilt from its stored config."""
 
 import hydra
 from omegaconf import DictConfig, OmegaConf

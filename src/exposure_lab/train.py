@@ -41,7 +41,8 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     task = build_task(cfg.model)
     if not task.trainable:
         raise ExposureLabError(
-            f"model {group_choice('model')!r} has no trainable parameters: use `exposure-lab benchmark` or `predict`"
+            f"model {group_choice('model')!r} has no trainable parameters; "
+            "score it with `exposure-lab benchmark` or run it with `exposure-lab predict`"
         )
     suite = hydra.utils.instantiate(cfg.metrics)
     for metric, reason in suite.unavailable.items():
