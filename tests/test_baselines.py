@@ -116,6 +116,17 @@ def test_unet_forward_backward_on_odd_size_through_pad_helpers():
     assert sum(g.abs().sum() for g in grads) > 0
 
 
+@pytest.mark.parametrize("global_context", [True, False])
+def test_unet_global_context_sees_the_whole_image(global_context):
+    torch.manual_seed(0)
+    net = UNet(global_context=global_context)
+    x = torch.rand(1, 3, 128, 128)
+    changed = x.clone()
+    changed[..., :64, :] = 0.0
+    far_rows = (enhance(net, changed) - enhance(net, x))[..., -16:, :].abs().max()
+    assert (far_rows > 0) == global_context
+
+
 def test_unet_enhance_returns_input_size_and_is_residual():
     net = UNet()
     x = torch.rand(1, 3, 37, 53)
