@@ -1,8 +1,9 @@
 """Score tasks on a data set's test split and write results tables; shared by train, eval and benchmark."""
 
+import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,18 @@ from torch import nn
 from exposure_lab.tables import write_results
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_lightning_info() -> Iterator[None]:
+    """Silence Lightning's per-Trainer device and tip messages (repeated for every model scored)."""
+    lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        lightning_log.setLevel(level)
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -30,14 +43,15 @@ def score_task(
 ) -> list[dict[str, Any]]:
     """Run `task` over the test split under `suite`'s protocol; returns one record per image."""
     task.set_metric_suite(suite)
-    trainer = L.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        inference_mode=True,
-    )
+    with quiet_lightning_info():
+        trainer = L.Trainer(
+            accelerator=accelerator,
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            inference_mode=True,
+        )
     trainer.test(task, datamodule=datamodule, verbose=False)
     return list(task.test_records)
 

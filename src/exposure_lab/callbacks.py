@@ -17,12 +17,13 @@ from exposure_lab.data.io import write_image
 class ImageGridCallback(L.Callback):
     """After each validation epoch, save input | output | target | |error| rows for fixed val samples as PNG.
 
-    The samples are the first `num_samples` validation images (fixed across epochs); every panel is resized
+    The samples are `num_samples` validation images spread evenly over the set (fixed across epochs, so
+    several scenes and exposures show); every panel is resized
     to `panel_height` pixels high; the error panel is |output − target| × `error_gain`, clipped to [0, 1].
     """
 
     def __init__(
-        self, num_samples: int = 4, panel_height: int = 128, error_gain: float = 4.0, every_n_epochs: int = 1
+        self, num_samples: int = 4, panel_height: int = 128, error_gain: float = 2.0, every_n_epochs: int = 1
     ) -> None:
         self.num_samples = num_samples
         self.panel_height = panel_height
@@ -31,7 +32,10 @@ class ImageGridCallback(L.Callback):
 
     def _fixed_samples(self, trainer: L.Trainer) -> list[dict[str, Any]]:
         dataset = trainer.datamodule.val_dataloader().dataset
-        return [dataset[i] for i in range(min(self.num_samples, len(dataset)))]
+        if not len(dataset):
+            return []
+        indices = torch.linspace(0, len(dataset) - 1, min(self.num_samples, len(dataset))).round().long()
+        return [dataset[int(i)] for i in indices]
 
     def _panel(self, image: Tensor) -> Tensor:
         height, width = image.shape[-2:]
