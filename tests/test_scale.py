@@ -1,4 +1,4 @@
-"""Slow end-to-end runs: Hydra multirun with a sweep summary, Lightning DDP on CPU (gloo), wandb offline."""
+"""Slow end-to-end runs: multirun sweep summary, DDP on CPU (gloo), loggers, resume, determinism."""
 
 import csv
 import os
@@ -65,15 +65,44 @@ def test_ddp_on_cpu_with_two_processes(paired_overrides, tmp_path):
 
 
 @pytest.mark.slow
-def test_wandb_logger_runs_offline(cli, paired_overrides, tmp_path, monkeypatch):
+def test_csv_tensorboard_and_offline_wandb_loggers_together(cli, paired_overrides, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
-    run_dir = tmp_path / "wandb_run"
-    cli(
-        "train",
-        *paired_overrides,
-        *FAST_FIT,
-        "logger=wandb",
-        "test_after_fit=false",
-        f"hydra.run.dir={run_dir}",
-    )
+    run_dir = tmp_path / "loggers"
+    overrides = [*paired_overrides, *FAST_FIT, "logger=many_loggers", "test_after_fit=false"]
+    cli("train", *overrides, f"hydra.run.dir={run_dir}")
     assert list((run_dir / "wandb").glob("offline-run-*"))
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert "val/psnr" in (run_dir / "csv" / "metrics.csv").read_text()
+
+
+def history(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics_history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_resume_continues_epochs_lr_schedule_and_curves(cli, paired_overrides, tmp_path):
+    common = [*paired_overrides, "+trainer.limit_train_batches=2", "test_after_fit=false"]
+    common += ["model.optimizer.lr=1e-3"]
+    common += ["+model.scheduler._target_=torch.optim.lr_scheduler.StepLR", "+model.scheduler._partial_=true"]
+    common += ["+model.scheduler.step_size=1", "+model.scheduler.gamma=0.5"]
+    first = tmp_path / "first"
+    cli("train", *common, "trainer.max_epochs=2", f"hydra.run.dir={first}")
+    resumed = tmp_path / "resumed"
+    last = first / "checkpoints" / "last.ckpt"
+    cli("train", *common, "trainer.max_epochs=3", f"ckpt_path={last}", f"hydra.run.dir={resumed}")
+    rows = history(resumed)
+    assert [row["epoch"] for row in rows] == ["0.0", "1.0", "2.0"]
+    assert [float(row["lr"]) for row in rows] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    assert rows[:2] == history(first)
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_runs(cli, paired_overrides, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        run_dir = tmp_path / name
+        overrides = [*paired_overrides, *FAST_FIT, "deterministic=true", "seed=7", "test_after_fit=false"]
+        cli("train", *overrides, f"hydra.run.dir={run_dir}")
+        runs.append(history(run_dir))
+    assert runs[0] == runs[1]

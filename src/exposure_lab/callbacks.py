@@ -67,7 +67,8 @@ class ImageGridCallback(L.Callback):
 
 
 class TrainingCurvesCallback(L.Callback):
-    """Record epoch-level train/val metrics; at the end of fit, write `metrics_history.csv` and a PNG plot.
+    """Record epoch-level train/val metrics and each epoch's LR; at the end of fit, write
+    `metrics_history.csv` and a PNG plot.
 
     The history is part of the callback state, so curves survive resume from a checkpoint.
     """
@@ -78,6 +79,10 @@ class TrainingCurvesCallback(L.Callback):
         self.metrics = tuple(metrics)
         self.filename = filename
         self.history: list[dict[str, float]] = []
+        self._epoch_lr: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_lr = float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         row: dict[str, float] = {"epoch": float(trainer.current_epoch)}
@@ -87,8 +92,8 @@ class TrainingCurvesCallback(L.Callback):
                     if key in trainer.callback_metrics:
                         row[f"{stage}/{metric}"] = float(trainer.callback_metrics[key])
                         break
-        if trainer.optimizers:
-            row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        if self._epoch_lr is not None:
+            row["lr"] = self._epoch_lr
         self.history.append(row)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
