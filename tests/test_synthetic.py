@@ -192,7 +192,8 @@ def test_synth_config_matches_the_defaults_and_runs(tmp_path, capsys):
     cfg = OmegaConf.load(REPO / "conf" / "synth.yaml")
     defaults = OmegaConf.to_container(cfg)
     defaults.pop("defaults")
-    assert defaults.pop("out") == "???"
+    assert defaults.pop("task_name") == "synth"
+    assert defaults.pop("out") == "${paths.data_dir}/synthetic"
     assert defaults == asdict(SynthOptions())
     cfg.out = str(tmp_path / "cli")
     cfg.merge_with(OmegaConf.create(TINY))
