@@ -56,11 +56,23 @@ def score_task(
     return list(task.test_records)
 
 
+SUBSET_METRICS = ("psnr", "ssim")
+
+
+def subset_columns(records: Sequence[dict[str, Any]], metric_names: Sequence[str]) -> list[str]:
+    """`<subset>/<metric>` columns (e.g. `under/psnr`) for the subsets present in the records."""
+    subsets = sorted({r.get("subset") or "" for r in records} - {""})
+    return [f"{subset}/{name}" for subset in subsets for name in SUBSET_METRICS if name in metric_names]
+
+
 def summarise(
     records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module
 ) -> dict[str, Any]:
-    """Mean of every metric over images (per-image protocol), plus params and latency per megapixel."""
+    """Mean of every metric over images (per-image protocol) and per subset, params, latency per megapixel."""
     summary: dict[str, Any] = {name: mean_of(records, name) for name in metric_names}
+    for column in subset_columns(records, metric_names):
+        subset, name = column.split("/")
+        summary[column] = mean_of([r for r in records if r.get("subset") == subset], name)
     summary["params"] = count_parameters(net)
     megapixels = sum(r["megapixels"] for r in records)
     summary["latency_ms_per_mp"] = (
@@ -93,5 +105,8 @@ def benchmark(
         log.warning("%s: n/a (%s)", metric, reason)
         for summary in results.values():
             summary[metric] = None
-    columns = [*suite.names, *suite.unavailable, "params", "latency_ms_per_mp"]
-    return write_results(out_dir, results, per_image, protocol=suite.describe(), columns=columns)
+    by_subset = subset_columns(per_image, suite.names)
+    columns = [*suite.names, *suite.unavailable, *by_subset, "params", "latency_ms_per_mp"]
+    images = len(per_image) // max(1, len(tasks))
+    header = f"{suite.describe()} | data: {getattr(datamodule, 'name', 'test')} test split, {images} images"
+    return write_results(out_dir, results, per_image, protocol=header, columns=columns)
