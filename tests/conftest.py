@@ -30,27 +30,34 @@ def smooth_image(generator: torch.Generator, height: int, width: int) -> torch.T
     return (0.8 * image + 0.2 * fine).clamp(0, 1)[0]
 
 
+TEST_IMAGES = 8  # 4 test scenes × 2 exposures in the paired fixture
+
+
 @pytest.fixture(scope="session")
-def paired_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """INPUT/GT folders: 8 scenes of 40×48, each at EV −1 (darker) and +1 (brighter), Afifi-style names."""
+def paired_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Afifi-style `training|testing/{INPUT_IMAGES,GT_IMAGES}` of 40×48 scenes at EV −1 (darker) and +1."""
     root = tmp_path_factory.mktemp("paired")
     generator = torch.Generator().manual_seed(0)
-    for scene in range(8):
-        target = smooth_image(generator, 40, 48)
-        write_image(root / "GT_IMAGES" / f"scene{scene:02d}.png", target)
-        write_image(root / "INPUT_IMAGES" / f"scene{scene:02d}_N1.png", target * 0.45)
-        write_image(root / "INPUT_IMAGES" / f"scene{scene:02d}_P1.png", (target * 1.6).clamp(0, 1))
-    return root / "INPUT_IMAGES", root / "GT_IMAGES"
+    for split, scenes in (("training", range(8)), ("testing", range(8, 12))):
+        for scene in scenes:
+            target = smooth_image(generator, 40, 48)
+            write_image(root / split / "GT_IMAGES" / f"scene{scene:02d}.png", target)
+            write_image(root / split / "INPUT_IMAGES" / f"scene{scene:02d}_N1.png", target * 0.45)
+            write_image(
+                root / split / "INPUT_IMAGES" / f"scene{scene:02d}_P1.png", (target * 1.6).clamp(0, 1)
+            )
+    return root
 
 
 @pytest.fixture(scope="session")
-def paired_overrides(paired_folders: tuple[Path, Path]) -> list[str]:
-    """Overrides that train/eval the small U-Net quickly on the paired fixture."""
-    input_dir, target_dir = paired_folders
+def paired_overrides(paired_root: Path) -> list[str]:
+    """Overrides that train the small U-Net on the fixture's training split, testing on its test split."""
     return [
         "data=paired",
-        f"data.input_dir={input_dir}",
-        f"data.target_dir={target_dir}",
+        f"data.train_input_dir={paired_root / 'training' / 'INPUT_IMAGES'}",
+        f"data.train_target_dir={paired_root / 'training' / 'GT_IMAGES'}",
+        f"data.input_dir={paired_root / 'testing' / 'INPUT_IMAGES'}",
+        f"data.target_dir={paired_root / 'testing' / 'GT_IMAGES'}",
         "data.patch_size=32",
         "data.batch_size=4",
         "data.num_workers=0",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import read_json, run_cli
+from tests.conftest import TEST_IMAGES, read_json, run_cli
 
 from exposure_lab.data.io import read_image, write_image
 
@@ -47,7 +47,7 @@ def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained, cli, tmp_pa
         assert eval_scores[metric] == pytest.approx(trained_scores[metric], abs=1e-6)
     with open(eval_dir / "per_image.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 16 and {row["subset"] for row in rows} == {"under", "over"}
+    assert len(rows) == TEST_IMAGES and {row["subset"] for row in rows} == {"under", "over"}
 
 
 def test_benchmark_tables_bold_best_and_last_line_is_run_dir(trained, cli, paired_overrides, tmp_path):
@@ -68,7 +68,7 @@ def test_benchmark_tables_bold_best_and_last_line_is_run_dir(trained, cli, paire
     best_row = next(line for line in table.splitlines() if line.startswith(f"| {best} "))
     assert f"**{results[best]['psnr']:.2f}**" in best_row
     with open(bench_dir / "per_image.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 4 * 16
+        assert len(list(csv.DictReader(handle))) == 4 * TEST_IMAGES
 
 
 def test_predict_keeps_names_and_odd_sizes(trained, cli, tmp_path):
@@ -85,14 +85,14 @@ def test_predict_keeps_names_and_odd_sizes(trained, cli, tmp_path):
         assert read_image(out / "wide.jpg").shape == (3, 21, 90)
 
 
-def test_user_errors_are_one_line_with_exit_status_2(cli, tmp_path, capsys, paired_folders):
+def test_user_errors_are_one_line_with_exit_status_2(cli, tmp_path, capsys, paired_root):
     with pytest.raises(SystemExit) as exit_info:
         cli("eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={tmp_path / 'e'}")
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'missing.ckpt'}: checkpoint not found"]
 
-    input_dir, _ = paired_folders
+    input_dir = paired_root / "testing" / "INPUT_IMAGES"
     orphans = tmp_path / "gt"
     write_image(orphans / "other.png", torch.rand(3, 8, 8))
     with pytest.raises(SystemExit) as exit_info:
@@ -109,10 +109,23 @@ def test_user_errors_are_one_line_with_exit_status_2(cli, tmp_path, capsys, pair
     err = capsys.readouterr().err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "have no target" in last and "scene00_N1.png" in last
+    assert last.startswith("error: ") and "have no target" in last and "scene08_N1.png" in last
 
 
 def test_baseline_cannot_be_trained(cli, paired_overrides, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli("train", "model=clahe", *paired_overrides, "debug=fdr", f"hydra.run.dir={tmp_path}")
     assert "no trainable parameters" in capsys.readouterr().err
+
+
+def test_training_on_the_test_folders_is_not_reported_as_a_test_score(cli, paired_root, tmp_path):
+    folders = paired_root / "training"
+    data = [
+        "data=paired",
+        f"data.input_dir={folders / 'INPUT_IMAGES'}",
+        f"data.target_dir={folders / 'GT_IMAGES'}",
+    ]
+    cli("train", *data, "data.patch_size=32", "data.num_workers=0", "debug=fdr", f"hydra.run.dir={tmp_path}")
+    assert not (tmp_path / "results.json").exists()
+    assert "not testing: the test folders" in (tmp_path / "train.log").read_text()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

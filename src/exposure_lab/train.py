@@ -74,7 +74,14 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
         "best_checkpoint": str(checkpoint),
         "seed": cfg.seed,
     }
-    if cfg.test_after_fit and trainer.is_global_zero:
+    if cfg.test_after_fit and getattr(datamodule, "test_is_training_data", False):
+        log.warning(
+            "not testing: the test folders %s are also the training data; score held-out images with "
+            "`exposure-lab eval ckpt_path=%s data.input_dir=<dir> data.target_dir=<dir>`",
+            datamodule.hparams.input_dir,
+            checkpoint,
+        )
+    elif cfg.test_after_fit and trainer.is_global_zero:
         summary["table"] = test_and_compare(cfg, checkpoint, datamodule, suite, out_dir)
     return summary
 

@@ -159,6 +159,11 @@ class PairedDataModule(LightningDataModule):
         }
         self.pairs: dict[str, list[Pair]] = {}
 
+    @property
+    def test_is_training_data(self) -> bool:
+        """True when no train folders are given, so train/val pairs come from the test folders."""
+        return not any(self.dirs["train"])
+
     def setup(self, stage: str | None = None) -> None:
         """Find and pair the files of the splits `stage` needs; one-line DataLayoutError if they are wrong."""
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
