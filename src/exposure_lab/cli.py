@@ -3,6 +3,7 @@
 import importlib
 import importlib.util
 import sys
+import warnings
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("exposure_lab.train", "train a model: exposure-lab train experiment=<name> [overrides]"),
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(name: str, overrides: list[str]) -> None:
     """Run one command's Hydra entry point with `overrides` as its command line."""
+    # Raised inside Lightning about torch's own API; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=Warning)
     module = importlib.import_module(COMMANDS[name][0])
     sys.argv = [sys.argv[0], *overrides]
     module.main()
