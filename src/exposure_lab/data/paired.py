@@ -122,8 +122,9 @@ class PairedDataModule(LightningDataModule):
     `train_target_dir` when given, else from the test folders; val pairs from `val_input_dir`/`val_target_dir`
     when given, else a seeded scene-level `val_fraction` split of the train pairs. Batches are dicts
     `{"input": (B,3,h,w), "target": (B,3,h,w), "name": list[str], "ev": (B,) float64 (NaN when unknown),
-    "subset": list[str]}`; training uses random `patch_size` crops with dihedral augmentation, val/test full
-    images (or centre crops of `val_patch_size`). `pin_memory=None` pins only when training on CUDA.
+    "subset": list[str]}`; training uses random `patch_size` crops with dihedral augmentation (centre crops
+    when `augment=False`), val/test full images (or centre crops of `val_patch_size`). `pin_memory=None` pins
+    only when training on CUDA.
     """
 
     def __init__(
@@ -144,6 +145,7 @@ class PairedDataModule(LightningDataModule):
         num_workers: int = 2,
         pin_memory: bool | None = None,
         cache_images: bool = False,
+        augment: bool = True,
     ) -> None:
         arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__()
@@ -211,7 +213,7 @@ class PairedDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader(
             PairedImageDataset(
-                self._split("train"), self.hparams.patch_size, True, self.hparams.cache_images
+                self._split("train"), self.hparams.patch_size, self.hparams.augment, self.hparams.cache_images
             ),
             self.hparams.batch_size,
             shuffle=True,

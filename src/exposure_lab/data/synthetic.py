@@ -258,6 +258,7 @@ class SyntheticExposureDataModule(PairedDataModule):
         num_workers: int = 2,
         pin_memory: bool | None = None,
         cache_images: bool = True,
+        augment: bool = True,
     ) -> None:
         root = Path(root).expanduser()
         super().__init__(
@@ -275,6 +276,7 @@ class SyntheticExposureDataModule(PairedDataModule):
             num_workers=num_workers,
             pin_memory=pin_memory,
             cache_images=cache_images,
+            augment=augment,
         )
         self.root = root
         self.render_options = dict(_plain(render or {}))
