@@ -27,6 +27,9 @@ def test_train_writes_checkpoint_tables_and_config(trained):
     checkpoint = Path(result["best_checkpoint"])
     assert checkpoint.is_file() and checkpoint.parent == run_dir / "checkpoints"
     assert (run_dir / "config_resolved.yaml").is_file()
+    grid = read_image(run_dir / "image_grids" / "epoch_000.png")
+    assert grid.shape == (3, 4 * 128 + 5 * 2, 4 * round(48 * 128 / 40) + 2 * 2)  # 4 val images × 4 panels
+    assert (run_dir / "training_curves.png").is_file() and (run_dir / "metrics_history.csv").is_file()
     tables = read_json(run_dir / "results.json")
     assert set(tables["results"]) == {"unet", "identity"}
     assert 5 < tables["results"]["identity"]["psnr"] < 40
