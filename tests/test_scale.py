@@ -39,6 +39,16 @@ def test_two_job_multirun_writes_sweep_summary(cli, paired_overrides, tmp_path):
 
 
 @pytest.mark.slow
+def test_submitit_launcher_runs_jobs_as_separate_processes(cli, paired_overrides, tmp_path):
+    sweep_dir = tmp_path / "submitit"
+    overrides = [*paired_overrides, *FAST_FIT, "test_after_fit=false", "model.optimizer.lr=1e-3,3e-4"]
+    cli("train", "-m", "hydra/launcher=submitit_local", *overrides, f"hydra.sweep.dir={sweep_dir}")
+    with open(sweep_dir / "sweep_summary.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 2
+    assert list((sweep_dir / ".submitit").glob("*/*_log.out"))
+
+
+@pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(paired_overrides, tmp_path):
     run_dir = tmp_path / "ddp"
     command = [
