@@ -8,14 +8,16 @@ import torch
 from tests.conftest import TEST_IMAGES, read_json, run_cli
 
 from exposure_lab.data.io import read_image, write_image
+from exposure_lab.models.unet import UNet
 
 
 @pytest.fixture(scope="module")
 def trained(paired_overrides, tmp_path_factory) -> tuple[Path, list[str]]:
-    """One fast_dev_run of the U-Net on the paired fixture; returns its run dir and printed lines."""
+    """A fast_dev_run of a non-default U-Net on the paired fixture; returns its run dir and printed lines."""
     run_dir = tmp_path_factory.mktemp("train")
+    net = ["model.net.base_channels=8", "model.net.depth=2"]
     lines = run_cli(
-        "train", *paired_overrides, "debug=fdr", "compare_with=[identity]", f"hydra.run.dir={run_dir}"
+        "train", *paired_overrides, *net, "debug=fdr", "compare_with=[identity]", f"hydra.run.dir={run_dir}"
     )
     return run_dir, lines
 
@@ -46,6 +48,7 @@ def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained, cli, tmp_pa
     assert lines[-1] == str(eval_dir)
     trained_scores = read_json(run_dir / "results.json")["results"]["unet"]
     eval_scores = read_json(eval_dir / "results.json")["results"]["unet"]
+    assert eval_scores["params"] == sum(p.numel() for p in UNet(base_channels=8, depth=2).parameters())
     for metric in ("psnr", "ssim"):
         assert eval_scores[metric] == pytest.approx(trained_scores[metric], abs=1e-6)
     with open(eval_dir / "per_image.csv") as handle:
