@@ -44,7 +44,7 @@ def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained, cli, tmp_pa
     run_dir, _ = trained
     checkpoint = read_json(run_dir / "result.json")["best_checkpoint"]
     eval_dir = tmp_path / "eval"
-    lines = cli("eval", f"ckpt_path={checkpoint}", f"hydra.run.dir={eval_dir}")
+    lines = cli("eval", f"ckpt_path={checkpoint}", "save_images=true", f"hydra.run.dir={eval_dir}")
     assert lines[-1] == str(eval_dir)
     trained_scores = read_json(run_dir / "results.json")["results"]["unet"]
     eval_scores = read_json(eval_dir / "results.json")["results"]["unet"]
@@ -53,6 +53,8 @@ def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained, cli, tmp_pa
         assert eval_scores[metric] == pytest.approx(trained_scores[metric], abs=1e-6)
     with open(eval_dir / "per_image.csv") as handle:
         rows = list(csv.DictReader(handle))
+    saved = sorted(p.name for p in (eval_dir / "images" / "unet").iterdir())
+    assert saved == sorted(f"{Path(row['name']).stem}.png" for row in rows)
     assert len(rows) == TEST_IMAGES and {row["subset"] for row in rows} == {"under", "over"}
 
 

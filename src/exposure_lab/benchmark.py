@@ -22,7 +22,9 @@ def main(cfg: DictConfig) -> None:
         task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     datamodule = hydra.utils.instantiate(cfg.data)
     suite = hydra.utils.instantiate(cfg.metrics)
-    print(benchmark(tasks, datamodule, suite, out_dir, accelerator=cfg.accelerator))
+    print(
+        benchmark(tasks, datamodule, suite, out_dir, accelerator=cfg.accelerator, save_images=cfg.save_images)
+    )
     print(out_dir)
 
 

@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import math
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,11 @@ def benchmark(
     suite: nn.Module,
     out_dir: Path,
     accelerator: str = "cpu",
+    save_images: bool = False,
 ) -> str:
     """Score every (name, task) on the test split; write results.{json,csv,md} and per_image.csv to `out_dir`.
 
+    With `save_images`, every output is also written to `out_dir/images/<model>/<input stem>.png`.
     Returns the Markdown table (protocol line first).
     """
     datamodule.prepare_data()
@@ -98,6 +101,8 @@ def benchmark(
     per_image: list[dict[str, Any]] = []
     for name, task in tasks:
         log.info("scoring %s", name)
+        if save_images:
+            task.prediction_dir = out_dir / "images" / re.sub(r"[^\w.-]+", "_", name).strip("_")
         records = score_task(task, datamodule, suite, accelerator)
         results[name] = summarise(records, suite.names, task.net)
         per_image.extend({"model": name, **record} for record in records)

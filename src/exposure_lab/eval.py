@@ -23,7 +23,16 @@ def main(cfg: DictConfig) -> None:
     datamodule = hydra.utils.instantiate(data_cfg)
     suite = hydra.utils.instantiate(cfg.metrics)
     name = stored.get("model_name") or "model"
-    print(benchmark([(name, task)], datamodule, suite, out_dir, accelerator=cfg.accelerator))
+    print(
+        benchmark(
+            [(name, task)],
+            datamodule,
+            suite,
+            out_dir,
+            accelerator=cfg.accelerator,
+            save_images=cfg.save_images,
+        )
+    )
     print(out_dir)
 
 

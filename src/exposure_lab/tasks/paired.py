@@ -3,6 +3,7 @@
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -10,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from exposure_lab import __version__
+from exposure_lab.data.io import write_image
 from exposure_lab.inference import enhance, primary_output
 from exposure_lab.losses import WeightedLoss
 
@@ -22,7 +24,8 @@ class PairedRestoration(L.LightningModule):
     """Trains `net` (B,3,H,W)→(B,3,H,W) in [0,1] on dict batches with `input` and `target`.
 
     Metrics come from a `MetricSuite` set with `set_metric_suite` (the run's protocol, not the model's), so a
-    checkpoint can be scored under any protocol. Every test image's scores are kept in `test_records`.
+    checkpoint can be scored under any protocol. Every test image's scores are kept in `test_records`, and
+    its output is saved as `<prediction_dir>/<input stem>.png` when `prediction_dir` is set.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class PairedRestoration(L.LightningModule):
         self.tile_overlap = tile_overlap
         self.run_config: dict[str, Any] | None = None
         self.test_records: list[dict[str, Any]] = []
+        self.prediction_dir: Path | None = None
         # Kept outside the module tree so metric weights (LPIPS) never enter checkpoints.
         self.__dict__["metric_suite"] = None
         self.__dict__["train_metric_suite"] = None
@@ -135,6 +139,8 @@ class PairedRestoration(L.LightningModule):
             record["megapixels"] = height * width / 1e6
             record["seconds"] = seconds / batch_size
             self.test_records.append(record)
+            if self.prediction_dir is not None:
+                write_image(self.prediction_dir / f"{Path(record['name']).stem}.png", pred[i])
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None or not self.trainable:
