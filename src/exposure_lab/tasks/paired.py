@@ -94,15 +94,23 @@ class PairedRestoration(L.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._score_and_log("test", batch, keep_records=True)
 
+    def on_validation_start(self) -> None:
+        self._require_metric_suite()
+
     def on_test_start(self) -> None:
+        self._require_metric_suite()
         self.test_records = []
 
-    def _score_and_log(self, stage: str, batch: dict[str, Any], keep_records: bool = False) -> None:
+    def _require_metric_suite(self) -> None:
         if self.metric_suite is None:
             raise RuntimeError("set_metric_suite() must be called before validation or test")
         self.metric_suite.to(self.device)
+
+    def _score_and_log(self, stage: str, batch: dict[str, Any], keep_records: bool = False) -> None:
         start = time.perf_counter()
         pred = self(batch["input"])
+        if pred.is_cuda:
+            torch.cuda.synchronize(pred.device)
         seconds = time.perf_counter() - start
         scores = self.metric_suite(pred, batch["target"])
         batch_size = pred.shape[0]
