@@ -8,6 +8,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from scipy.ndimage import correlate
 from skimage import data, filters
 from skimage.metrics import structural_similarity
 from torchmetrics.image import PeakSignalNoiseRatio
@@ -102,23 +103,55 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
     return image if image.dtype == np.uint8 else np.round(image * 255.0).astype(np.uint8)
 
 
+def matlab_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """MATLAB's ssim.m (R2014a+) in float64 numpy/scipy: imfilter 'replicate' with fspecial('gaussian',
+    11, 1.5), C1 = (0.01·255)², C2 = (0.03·255)², mean of the whole SSIM map."""
+    axis = np.arange(11) - 5
+    window = np.exp(-(axis[:, None] ** 2 + axis[None] ** 2) / (2 * 1.5**2))
+    window /= window.sum()
+
+    def local_mean(x: np.ndarray) -> np.ndarray:
+        return correlate(x, window, mode="nearest")
+
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    mu_a, mu_b = local_mean(a), local_mean(b)
+    var_a, var_b = local_mean(a * a) - mu_a**2, local_mean(b * b) - mu_b**2
+    cov = local_mean(a * b) - mu_a * mu_b
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    ssim_map = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(ssim_map.mean())
+
+
 @pytest.mark.parametrize("photo", ["astronaut", "coffee"])
-def test_ssim_equals_scikit_image_on_matlab_gray_of_real_photos(photo):
+def test_default_ssim_equals_matlab_ssim_of_rgb2gray_on_real_photos(photo):
     reference = getattr(data, photo)()
     distorted = distortions(reference)
     ours = MetricSuite(["ssim"])(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
+    gray_reference = matlab_gray_uint8(reference)
+    expected = [matlab_ssim(matlab_gray_uint8(as_uint8(d)), gray_reference) for d in distorted]
+    assert max(abs(a - b) for a, b in zip(ours.tolist(), expected, strict=True)) < 1e-4
+    assert min(expected) < 0.95
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "coffee"])
+def test_valid_border_ssim_equals_scikit_image_on_matlab_gray_of_real_photos(photo):
+    reference = getattr(data, photo)()
+    distorted = distortions(reference)
+    suite = MetricSuite(["ssim"], {"ssim_border": "valid"})
+    ours = suite(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
     expected = [
         structural_similarity(matlab_gray_uint8(as_uint8(d)), matlab_gray_uint8(reference), **SKIMAGE_SSIM)
         for d in distorted
     ]
     assert max(abs(a - b) for a, b in zip(ours.tolist(), expected, strict=True)) < 1e-4
-    assert min(expected) < 0.95
+    matlab = MetricSuite(["ssim"])(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
+    assert max(abs(a - b) for a, b in zip(matlab.tolist(), expected, strict=True)) > 1e-4  # borders matter
 
 
 def test_rgb_ssim_equals_scikit_image_per_channel_mean():
     reference = data.coffee()[:160, :200]
     distorted = distortions(reference)
-    ours = MetricSuite(["ssim"], {"ssim_space": "rgb"})(
+    ours = MetricSuite(["ssim"], {"ssim_space": "rgb", "ssim_border": "valid"})(
         to_tensor(distorted), to_tensor([reference] * len(distorted))
     )["ssim"]
     expected = [

@@ -9,8 +9,20 @@ from torch import Tensor
 
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.metrics.color import bt601_y, gt_mean_adjust, matlab_rgb2gray
+from exposure_lab.metrics.ssim import SSIM_BORDERS
 
-_CHOICES = {"color_space": ("rgb", "y"), "y_range": ("full", "studio"), "ssim_space": ("gray", "rgb")}
+_CHOICES = {
+    "color_space": ("rgb", "y"),
+    "y_range": ("full", "studio"),
+    "ssim_space": ("gray", "rgb"),
+    "ssim_border": SSIM_BORDERS,
+}
+
+
+_SSIM_BORDER_TEXT = {
+    "matlab": "replicated borders (as MATLAB ssim)",
+    "valid": "valid windows (as scikit-image)",
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,8 @@ class MetricProtocol:
     - ``gt_mean``: scale each prediction so its mean gray level equals the target's (LLIE "GT-mean"), before
       rounding and cropping.
     - ``ssim_space``: ``gray`` = MATLAB ``ssim(rgb2gray(A), rgb2gray(B))``; ``rgb`` = per-channel SSIM mean.
+    - ``ssim_border``: ``matlab`` = replicated borders, whole map averaged (MATLAB ``ssim``); ``valid`` = only
+      windows inside the image (scikit-image, Wang et al.'s ``ssim_index.m``).
     """
 
     color_space: str = "rgb"
@@ -33,6 +47,7 @@ class MetricProtocol:
     round_uint8: bool = True
     gt_mean: bool = False
     ssim_space: str = "gray"
+    ssim_border: str = "matlab"
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():
@@ -73,7 +88,7 @@ class MetricProtocol:
             "per-image mean",
             "images rounded to uint8" if self.round_uint8 else "float images (no uint8 rounding)",
             psnr,
-            f"{ssim}, Gaussian 11, sigma 1.5 (as scikit-image)",
+            f"{ssim}, Gaussian 11, sigma 1.5, {_SSIM_BORDER_TEXT[self.ssim_border]}",
             f"border crop {self.crop_border} px" if self.crop_border else "no border crop",
         ]
         if self.gt_mean:

@@ -1,25 +1,33 @@
-"""SSIM equal to scikit-image's ``structural_similarity`` with Gaussian weights (the reported protocol)."""
+"""SSIM with a Gaussian window (11, sigma 1.5, K1 0.01, K2 0.03, no down-sampling), per image."""
 
 import kornia
+import torch.nn.functional as F
 from torch import Tensor
 
 from exposure_lab.errors import ExposureLabError
 
-WINDOW_SIZE = 11  # sigma 1.5: scikit-image 2 * int(3.5 * sigma + 0.5) + 1, MATLAB 2 * ceil(3 * sigma) + 1
+WINDOW_SIZE = 11  # sigma 1.5: MATLAB 2 * ceil(3 * sigma) + 1, scikit-image 2 * int(3.5 * sigma + 0.5) + 1
+SSIM_BORDERS = ("matlab", "valid")
 
 
-def ssim_per_image(pred: Tensor, target: Tensor, data_range: float = 255.0) -> Tensor:
+def ssim_per_image(pred: Tensor, target: Tensor, data_range: float = 255.0, border: str = "matlab") -> Tensor:
     """Mean SSIM of each image pair: (B,C,H,W) in [0, data_range] → (B,), over channels and positions.
 
-    Equals ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-    data_range=255)``: Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, no down-sampling, map averaged over
-    the positions whose window lies inside the image.
+    `border="matlab"`: MATLAB's `ssim` (R2014a+): local statistics filtered with replicated borders and the
+    map averaged over every pixel. `border="valid"`: only positions whose window lies inside the image, as
+    scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)` and
+    Wang et al.'s `ssim_index.m` compute it. The two differ by up to a few 1e-3 on real photos.
     """
+    if border not in SSIM_BORDERS:
+        raise ExposureLabError(f"SSIM border {border!r} is not one of {', '.join(SSIM_BORDERS)}")
     height, width = pred.shape[-2:]
     if min(height, width) < WINDOW_SIZE:
         raise ExposureLabError(
             f"SSIM needs images of at least {WINDOW_SIZE}x{WINDOW_SIZE} pixels (after the border crop); "
             f"got {height}x{width}"
         )
+    if border == "matlab":
+        pad = (WINDOW_SIZE // 2,) * 4
+        pred, target = F.pad(pred, pad, mode="replicate"), F.pad(target, pad, mode="replicate")
     ssim_map = kornia.metrics.ssim(pred, target, WINDOW_SIZE, max_val=data_range, eps=0.0, padding="valid")
     return ssim_map.flatten(1).mean(dim=1)

@@ -66,7 +66,8 @@ class MetricSuite(nn.Module):
         return psnr_per_image(self.protocol.psnr_view(pred), self.protocol.psnr_view(target))
 
     def _ssim(self, pred: Tensor, target: Tensor) -> Tensor:
-        return ssim_per_image(self.protocol.ssim_view(pred), self.protocol.ssim_view(target))
+        views = self.protocol.ssim_view(pred), self.protocol.ssim_view(target)
+        return ssim_per_image(*views, border=self.protocol.ssim_border)
 
     def _mae(self, pred: Tensor, target: Tensor) -> Tensor:
         return mae_per_image(pred, target)
