@@ -31,7 +31,8 @@ class ImageGridCallback(L.Callback):
         self.every_n_epochs = every_n_epochs
 
     def _fixed_samples(self, trainer: L.Trainer) -> list[dict[str, Any]]:
-        dataset = trainer.datamodule.val_dataloader().dataset
+        loaders = trainer.val_dataloaders
+        dataset = (loaders[0] if isinstance(loaders, list | tuple) else loaders).dataset
         if not len(dataset):
             return []
         indices = torch.linspace(0, len(dataset) - 1, min(self.num_samples, len(dataset))).round().long()
@@ -43,7 +44,7 @@ class ImageGridCallback(L.Callback):
         return F.interpolate(image[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero or trainer.datamodule is None:
+        if trainer.sanity_checking or not trainer.is_global_zero or not trainer.val_dataloaders:
             return
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
