@@ -47,6 +47,11 @@ def test_ties_at_display_precision_are_all_bold():
     assert rows == {"a": ["**30.00**"], "b": ["**30.00**"], "c": ["29.50"]}
 
 
+def test_a_single_model_table_has_no_bold():
+    _, rows = parse(markdown_table({"unet": RESULTS["unet"]}, PROTOCOL, COLUMNS))
+    assert rows == {"unet": ["24.57", "0.8123", "0.2100", "188,323", "412.3"]}
+
+
 def test_all_missing_column_has_no_bold_and_unknown_column_no_arrow():
     results = {"a": {"lpips": None, "runs": 3}, "b": {"lpips": math.nan, "runs": 5}}
     header, rows = parse(markdown_table(results, PROTOCOL))

@@ -67,8 +67,8 @@ def markdown_table(
     """The protocol line, a blank line, then a Markdown table with one row per model.
 
     `results` maps model → metric → value (None/NaN shown as `n/a`); `columns` defaults to every metric in
-    order of first appearance. The best displayed value of each known metric column is bold (all of them on a
-    tie), by the metric's direction.
+    order of first appearance. In tables of two or more models, the best displayed value of each known metric
+    column is bold (all of them on a tie), by the metric's direction.
     """
     columns = _columns(results, columns)
     cells = {model: [format_value(c, scores.get(c)) for c in columns] for model, scores in results.items()}
@@ -77,7 +77,7 @@ def markdown_table(
         shown = {
             model: float(row[index].replace(",", "")) for model, row in cells.items() if row[index] != MISSING
         }
-        if direction is None or not shown:
+        if direction is None or not shown or len(cells) < 2:
             continue
         best = max(shown.values()) if direction else min(shown.values())
         for model, value in shown.items():
