@@ -13,18 +13,11 @@ FAST_FIT = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.
 
 
 @pytest.mark.slow
-def test_two_job_multirun_writes_sweep_summary(cli, paired_overrides, tmp_path):
-    sweep_dir = tmp_path / "sweep"
-    cli(
-        "train",
-        "-m",
-        "model.optimizer.lr=1e-3,3e-4",
-        *paired_overrides,
-        *FAST_FIT,
-        "test_after_fit=false",
-        "logger=csv",
-        f"hydra.sweep.dir={sweep_dir}",
-    )
+def test_two_job_multirun_writes_sweep_summary(cli, paired_overrides, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPOSURE_LAB_OUTPUTS", str(tmp_path))  # the default sweep dir, under it
+    overrides = [*paired_overrides, *FAST_FIT, "test_after_fit=false"]
+    cli("train", "-m", "model.optimizer.lr=1e-3,3e-4", *overrides)
+    (sweep_dir,) = (tmp_path / "train" / "multirun").glob("*/*")
     with open(sweep_dir / "sweep_summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(row["overrides"].split()[0] for row in rows) == [
