@@ -44,4 +44,4 @@ class SweepSummaryCallback(Callback):
             writer.writeheader()
             writer.writerows(rows)
         log.info("sweep summary: %s", path)
-        print(path)
+        print(path.resolve())
