@@ -1,5 +1,6 @@
 """Rebuild a task from a checkpoint alone (its stored config), or from a model config name."""
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,11 @@ def compose_model_config(name: str) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    if GlobalHydra.instance().is_initialized():
-        return compose(config_name="model_only", overrides=[f"model={name}"]).model
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: reuse its search path
+        context = nullcontext()
+    else:
+        context = initialize_config_dir(config_dir=str(config_dir()), version_base="1.3")
+    with context:
         return compose(config_name="model_only", overrides=[f"model={name}"]).model
 
 

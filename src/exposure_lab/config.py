@@ -15,7 +15,7 @@ def metric_mode(metric_key: str) -> str:
     """'max' or 'min' for a logged key such as `val/psnr`, from the metric's direction."""
     from exposure_lab.metrics import higher_is_better
 
-    return "max" if higher_is_better(metric_key.rsplit("/", 1)[-1]) else "min"
+    return "max" if higher_is_better(metric_key) else "min"
 
 
 def register_resolvers() -> None:

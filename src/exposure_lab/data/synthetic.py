@@ -179,7 +179,7 @@ def render_synthetic_set(out_dir: str | Path, progress: bool = True, **options: 
                 f"({_describe_difference(existing.get('options') or {}, requested)}); "
                 "choose another folder (out=...) or delete this one"
             )
-        if existing.get("complete") and all((out_dir / f).is_file() for f in _files(existing)):
+        if _is_complete(out_dir, existing):
             log.info("%s: synthetic set already complete, nothing to do", out_dir)
             return out_dir
     elif out_dir.exists() and any(out_dir.iterdir()):
@@ -218,8 +218,11 @@ def synthetic_set_complete(root: str | Path) -> bool:
     manifest_path = Path(root) / MANIFEST
     if not manifest_path.is_file():
         return False
-    manifest = _read_manifest(manifest_path)
-    return bool(manifest.get("complete")) and all((Path(root) / f).is_file() for f in _files(manifest))
+    return _is_complete(Path(root), _read_manifest(manifest_path))
+
+
+def _is_complete(root: Path, manifest: Mapping[str, Any]) -> bool:
+    return bool(manifest.get("complete")) and all((root / f).is_file() for f in _files(manifest))
 
 
 def synth_main(cfg: Any) -> Path:
