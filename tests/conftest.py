@@ -10,8 +10,12 @@ from pathlib import Path
 import lightning  # noqa: F401  (imported at collection so its log handler binds to pytest's session stream)
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from exposure_lab.cli import run_command
+from exposure_lab.config import config_dir, register_resolvers
 from exposure_lab.data.io import write_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +67,25 @@ def paired_overrides(paired_root: Path) -> list[str]:
         "data.num_workers=0",
         "data.val_fraction=0.25",
     ]
+
+
+def compose_config(config_name: str, overrides: list[str], run_dir: Path) -> DictConfig:
+    """Compose an entry config as Hydra would for a run in `run_dir`, fully resolved (without `hydra`)."""
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.runtime.cwd = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+    del cfg.hydra
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def compose_data(name: str, overrides: list[str], run_dir: Path) -> DictConfig:
+    """The train config with `data=<name>` and `overrides`, resolved for a run in `run_dir`."""
+    return compose_config("train", [f"data={name}", *overrides], run_dir)
 
 
 def run_cli(command: str, *overrides: str) -> list[str]:

@@ -1,16 +1,12 @@
 """Every config composes and resolves; every model config's net runs forward and backward on odd sizes."""
 
-from pathlib import Path
-
 import hydra
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from tests.conftest import compose_config
 
 from exposure_lab.checkpoints import build_task, compose_model_config
-from exposure_lab.config import config_dir, register_resolvers
+from exposure_lab.config import config_dir
 from exposure_lab.inference import enhance, primary_output
 
 CONF = config_dir()
@@ -24,6 +20,8 @@ GROUPS = (
     "debug",
     "experiment",
     "hparams_search",
+    "patches",
+    "stages",
 )
 ENTRY_CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml") if p.stem != "model_only")
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
@@ -33,19 +31,6 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def compose_resolved(config_name: str, overrides: list[str], run_dir: Path):
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
-        cfg.hydra.runtime.cwd = str(run_dir)
-    HydraConfig.instance().set_config(cfg)
-    del cfg.hydra
-    OmegaConf.resolve(cfg)
-    return cfg
-
-
 def test_config_tree_has_every_group():
     for group in (*GROUPS, "paths", "hydra"):
         assert options(group), f"conf/{group}/ is empty"
@@ -53,19 +38,19 @@ def test_config_tree_has_every_group():
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
 def test_train_config_composes_with_each_option(group, option, tmp_path):
-    cfg = compose_resolved("train", [f"{group}={option}"], tmp_path)
+    cfg = compose_config("train", [f"{group}={option}"], tmp_path)
     assert cfg.model._target_ and cfg.trainer._target_ == "lightning.pytorch.Trainer"
     assert cfg.optimized_mode in ("max", "min")
 
 
 @pytest.mark.parametrize("config_name", ENTRY_CONFIGS)
 def test_entry_configs_compose(config_name, tmp_path):
-    compose_resolved(config_name, [], tmp_path)
+    compose_config(config_name, [], tmp_path)
 
 
 @pytest.mark.parametrize("option", options("logger"))
 def test_loggers_instantiate(option, tmp_path):
-    cfg = compose_resolved("train", [f"logger={option}"], tmp_path)
+    cfg = compose_config("train", [f"logger={option}"], tmp_path)
     for node in cfg.logger.values():
         assert hydra.utils.instantiate(node) is not None
 

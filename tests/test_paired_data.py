@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from tests.conftest import compose_data
 
+from exposure_lab.data.datasets import PairedImageDataset, dihedral
 from exposure_lab.data.io import write_array
-from exposure_lab.data.paired import PairedDataModule, PairedImageDataset, dihedral, split_by_scene
-from exposure_lab.data.pairing import pair_by_stem
+from exposure_lab.data.layouts import paired_folder_samples
+from exposure_lab.data.paired import PairedDataModule
+from exposure_lab.data.samples import Sample, split_by_scene
 from exposure_lab.errors import DataLayoutError
 
-REPO = Path(__file__).resolve().parents[1]
 SUFFIXES = ("N1.5", "N1", "0", "P1", "P1.5")
 
 
@@ -37,12 +38,16 @@ def afifi(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_afifi_folder(tmp_path_factory.mktemp("afifi"), scenes=6)
 
 
-def pairs_of(root: Path) -> list[tuple[Path, Path]]:
-    return pair_by_stem(sorted((root / "INPUT_IMAGES").iterdir()), sorted((root / "GT_IMAGES").iterdir()))
+def samples_of(root: Path) -> list[Sample]:
+    return paired_folder_samples(root / "INPUT_IMAGES", root / "GT_IMAGES")
+
+
+def pair_sample(source: Path, target: Path) -> Sample:
+    return Sample(input=source, name=source.name, scene=target.stem, target=target)
 
 
 def test_random_crops_and_dihedral_transforms_stay_aligned(afifi):
-    dataset = PairedImageDataset(pairs_of(afifi), patch_size=16, augment=True)
+    dataset = PairedImageDataset(samples_of(afifi), patch_size=16, augment=True)
     torch.manual_seed(0)
     seen = set()
     for index in range(len(dataset)):
@@ -62,13 +67,13 @@ def test_dihedral_transforms_are_the_8_symmetries(index):
 
 
 def test_eval_items_are_full_images_or_centre_crops(afifi):
-    pairs = pairs_of(afifi)
-    full = PairedImageDataset(pairs)[0]
+    samples = samples_of(afifi)
+    full = PairedImageDataset(samples)[0]
     assert full["input"].shape == (3, 40, 48)
     assert full["name"] == "scene00_0.png" and full["ev"] == 0.0 and full["subset"] == "over"
-    centre = PairedImageDataset(pairs, patch_size=16)[0]
+    centre = PairedImageDataset(samples, patch_size=16)[0]
     assert torch.equal(centre["target"], full["target"][:, 12:28, 16:32])
-    by_name = {item["name"]: item for item in PairedImageDataset(pairs[:5])}
+    by_name = {item["name"]: item for item in PairedImageDataset(samples[:5])}
     assert set(by_name) == {f"scene00_{suffix}.png" for suffix in SUFFIXES}
     assert [(by_name[f"scene00_{s}.png"]["ev"], by_name[f"scene00_{s}.png"]["subset"]) for s in SUFFIXES] == [
         (-1.5, "under"),
@@ -82,7 +87,7 @@ def test_eval_items_are_full_images_or_centre_crops(afifi):
 def test_item_without_ev_suffix_has_nan_ev(tmp_path):
     image = np.zeros((8, 8, 3), np.uint8)
     pair = (write_array(tmp_path / "in" / "x.png", image), write_array(tmp_path / "gt" / "x.png", image))
-    item = PairedImageDataset([pair])[0]
+    item = PairedImageDataset([pair_sample(*pair)])[0]
     assert math.isnan(item["ev"]) and item["subset"] == ""
 
 
@@ -90,40 +95,41 @@ def test_size_mismatch_names_both_files(tmp_path):
     source = write_array(tmp_path / "in" / "a_P1.png", np.zeros((8, 10, 3), np.uint8))
     target = write_array(tmp_path / "gt" / "a.png", np.zeros((8, 12, 3), np.uint8))
     with pytest.raises(DataLayoutError) as info:
-        PairedImageDataset([(source, target)])[0]
+        PairedImageDataset([pair_sample(source, target)])[0]
     assert str(source) in str(info.value) and str(target) in str(info.value)
     assert "10×8" in str(info.value) and "12×8" in str(info.value)
 
 
 def test_patch_larger_than_image_is_a_clear_error(afifi):
     with pytest.raises(DataLayoutError, match=r"scene00_0\.png: image is 48×40, smaller than patch_size 64"):
-        PairedImageDataset(pairs_of(afifi), patch_size=64, augment=True)[0]
+        PairedImageDataset(samples_of(afifi), patch_size=64, augment=True)[0]
 
 
 def test_cache_decodes_each_file_once(tmp_path):
     root = write_afifi_folder(tmp_path, scenes=1, height=8, width=8)
-    dataset = PairedImageDataset(pairs_of(root)[:1], cache_images=True)
+    dataset = PairedImageDataset(samples_of(root)[:1], cache_images=True)
     first = dataset[0]
-    for path in dataset.pairs[0]:
+    for path in (dataset.samples[0].input, dataset.samples[0].target):
         path.unlink()
     assert torch.equal(dataset[0]["input"], first["input"])
 
 
 def test_scene_split_keeps_exposures_together_and_is_deterministic(afifi):
-    pairs = pairs_of(afifi)
-    train, val = split_by_scene(pairs, val_fraction=0.34, seed=3)
+    samples = samples_of(afifi)
+    train, val = split_by_scene(samples, seed=3, val_fraction=0.34)
     assert len(val) == 2 * 5 and len(train) == 4 * 5
-    train_scenes, val_scenes = {t.stem for _, t in train}, {t.stem for _, t in val}
-    assert not train_scenes & val_scenes
-    assert split_by_scene(pairs, 0.34, 3) == (train, val)
-    other_seeds = {frozenset(t.stem for _, t in split_by_scene(pairs, 0.34, seed)[1]) for seed in range(10)}
+    assert not {s.scene for s in train} & {s.scene for s in val}
+    assert split_by_scene(samples, 3, 0.34) == (train, val)
+    other_seeds = {frozenset(s.scene for s in split_by_scene(samples, seed, 0.34)[1]) for seed in range(10)}
     assert len(other_seeds) > 1
+    by_count = split_by_scene(samples, seed=3, val_count=4)[1]
+    assert len({s.scene for s in by_count}) == 4
 
 
 def test_scene_split_needs_two_scenes(tmp_path):
     root = write_afifi_folder(tmp_path, scenes=1, height=8, width=8)
     with pytest.raises(DataLayoutError, match="at least 2 scenes"):
-        split_by_scene(pairs_of(root), 0.1, 0)
+        split_by_scene(samples_of(root), 0, 0.1)
 
 
 def test_datamodule_from_one_folder_pair(afifi):
@@ -136,7 +142,7 @@ def test_datamodule_from_one_folder_pair(afifi):
         num_workers=0,
     )
     module.setup("fit")
-    assert len(module.pairs["train"]) == 25 and len(module.pairs["val"]) == 5
+    assert len(module.split_samples("train")) == 25 and len(module.split_samples("val")) == 5
     batch = next(iter(module.train_dataloader()))
     assert set(batch) == {"input", "target", "name", "ev", "subset"}
     assert batch["input"].shape == batch["target"].shape == (4, 3, 16, 16)
@@ -152,7 +158,7 @@ def test_datamodule_from_one_folder_pair(afifi):
         input_dir=afifi / "INPUT_IMAGES", target_dir=afifi / "GT_IMAGES", val_fraction=0.2
     )
     again.setup("fit")
-    assert again.pairs["val"] == module.pairs["val"]
+    assert again.split_samples("val") == module.split_samples("val")
 
 
 def test_datamodule_with_worker_processes(afifi):
@@ -183,7 +189,7 @@ def test_datamodule_with_separate_train_and_val_folders(tmp_path):
         num_workers=0,
     )
     module.setup("fit")
-    assert len(module.pairs["train"]) == 10 and len(module.pairs["val"]) == 5
+    assert len(module.split_samples("train")) == 10 and len(module.split_samples("val")) == 5
     with pytest.raises(
         DataLayoutError, match=r"paired test split: expected data\.input_dir and data\.target_dir"
     ):
@@ -200,12 +206,12 @@ def test_datamodule_layout_errors_are_one_line(tmp_path, afifi):
         (
             PairedDataModule(input_dir=tmp_path / "missing", target_dir=afifi / "GT_IMAGES"),
             "test",
-            r"missing: expected a folder of images, found nothing",
+            r"expected a folder of input images .*missing, found nothing",
         ),
         (
             PairedDataModule(input_dir=tmp_path, target_dir=afifi / "GT_IMAGES"),
             "test",
-            r"test split: expected image files .* found none",
+            r"expected input images .* found none",
         ),
         (
             PairedDataModule(input_dir=afifi / "INPUT_IMAGES", target_dir=tmp_path / "gt"),
@@ -227,11 +233,12 @@ def test_hyperparameters_survive_a_weights_only_checkpoint(tmp_path, afifi):
     assert loaded["input_dir"] == str(afifi / "INPUT_IMAGES") and loaded["patch_size"] == 128
 
 
-def test_paired_config_instantiates(afifi):
-    cfg = OmegaConf.load(REPO / "conf" / "data" / "paired.yaml")
-    cfg.input_dir, cfg.target_dir, cfg.num_workers = str(afifi / "INPUT_IMAGES"), str(afifi / "GT_IMAGES"), 0
-    module = instantiate(cfg)
+def test_paired_config_instantiates(afifi, tmp_path):
+    overrides = [f"data.input_dir={afifi / 'INPUT_IMAGES'}", f"data.target_dir={afifi / 'GT_IMAGES'}"]
+    cfg = compose_data("paired", [*overrides, "data.num_workers=0"], tmp_path)
+    module = instantiate(cfg.data)
     assert isinstance(module, PairedDataModule) and module.name == "paired"
     module.setup("fit")
-    assert module.hparams.num_workers == 0 and len(module.pairs["val"]) == 5
-    assert OmegaConf.load(REPO / "conf" / "data" / "paired.yaml").num_workers == 2
+    assert module.hparams.num_workers == 0 and len(module.split_samples("val")) == 5
+    assert module.patches == {"mode": "random"}
+    assert compose_data("paired", overrides, tmp_path).data.num_workers == 2

@@ -26,14 +26,28 @@ class WeightsNotFoundError(ExposureLabError):
 
 
 def exit_on_user_error(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn an `ExposureLabError` raised by an entry point into one `error:` line and exit status 2."""
+    """Turn an `ExposureLabError` raised by an entry point (also when Hydra's `instantiate` wrapped it) into
+    one `error:` line and exit status 2."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
-        except ExposureLabError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:
+            user_error = user_error_of(exc)
+            if user_error is None:
+                raise
+            print(f"error: {user_error}", file=sys.stderr)
             raise SystemExit(2) from None
 
     return wrapper
+
+
+def user_error_of(exc: BaseException) -> ExposureLabError | None:
+    """`exc` or the first `ExposureLabError` in its chain of causes; None when there is none."""
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, ExposureLabError):
+            return current
+        current = current.__cause__
+    return None

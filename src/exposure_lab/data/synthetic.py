@@ -231,8 +231,17 @@ def synth_main(cfg: Any) -> Path:
 
     container = OmegaConf.to_container(cfg, resolve=True)
     options = {key: container[key] for key in SynthOptions.__dataclass_fields__ if key in container}
-    out_dir = render_synthetic_set(container["out"], **options)
-    manifest = _read_manifest(out_dir / MANIFEST)
+    layout = container.get("layout") or "synthetic"
+    standard = container["out"] if layout == "synthetic" else container["source"]
+    source = render_synthetic_set(standard, **options)
+    manifest = _read_manifest(source / MANIFEST)
+    if layout != "synthetic":
+        from exposure_lab.data.synthetic_layouts import arrange_synthetic_set
+
+        out_dir = arrange_synthetic_set(source, layout, Path(container["out"]).expanduser())
+        print(f"Synthetic exposure set of {source} in the {layout} layout: {out_dir}")
+        return out_dir
+    out_dir = source
     counts = {split: sum(s["split"] == split for s in manifest["scenes"].values()) for split in SPLITS}
     print(
         f"Synthetic exposure set in {out_dir}: "
@@ -254,14 +263,7 @@ class SyntheticExposureDataModule(PairedDataModule):
         root: str | Path,
         render: Mapping[str, Any] | None = None,
         name: str = "synthetic",
-        patch_size: int = 96,
-        batch_size: int = 8,
-        val_patch_size: int | None = None,
-        val_batch_size: int = 1,
-        num_workers: int = 2,
-        pin_memory: bool | None = None,
-        cache_images: bool = True,
-        augment: bool = True,
+        **options: Any,
     ) -> None:
         root = Path(root).expanduser()
         super().__init__(
@@ -272,14 +274,7 @@ class SyntheticExposureDataModule(PairedDataModule):
             val_input_dir=root / "validation" / "INPUT_IMAGES",
             val_target_dir=root / "validation" / "GT_IMAGES",
             name=name,
-            patch_size=patch_size,
-            batch_size=batch_size,
-            val_patch_size=val_patch_size,
-            val_batch_size=val_batch_size,
-            num_workers=num_workers,
-            pin_memory=pin_memory,
-            cache_images=cache_images,
-            augment=augment,
+            **options,
         )
         self.root = root
         self.render_options = dict(_plain(render or {}))

@@ -1,0 +1,257 @@
+"""Base LightningDataModule: `Sample` splits from a layout, seeded val splits, patches, loaders."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning import LightningDataModule
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, Dataset
+
+from exposure_lab.data.datasets import PairedImageDataset
+from exposure_lab.data.layouts import paired_folder_samples
+from exposure_lab.data.samples import Sample, split_by_scene
+from exposure_lab.errors import DataLayoutError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+PATCH_MODES = ("random", "online", "offline")
+
+
+class ExposureDataModule(LightningDataModule):
+    """Train/val/test splits of a data set, loaded as dict batches.
+
+    Subclasses implement `find_samples(split)` (validating the layout); a `None` val split is split off the
+    train scenes (`val_count` scenes, else `val_fraction` of them, seeded by `split_seed`), saved as JSON to
+    `save_split_to` and reused from `load_split_from`. Training takes `patch_size` crops in batches of
+    `batch_size` (both changeable between epochs with `set_train_patches`), chosen as `patches.mode` says:
+    `random` (uniform windows), `online` (windows screened by the patch rejection rules) or `offline`
+    (pre-extracted patches under `patches.root`, see `exposure-lab data patches`). Val/test use full images
+    (or centre crops of `val_patch_size`). `pin_memory=None` pins only when training on CUDA.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        patch_size: int | None = 128,
+        batch_size: int = 8,
+        val_patch_size: int | None = None,
+        val_batch_size: int = 1,
+        val_fraction: float = 0.1,
+        val_count: int | None = None,
+        split_seed: int = 0,
+        save_split_to: str | Path | None = None,
+        load_split_from: str | Path | None = None,
+        num_workers: int = 2,
+        pin_memory: bool | None = None,
+        cache_images: bool = False,
+        augment: bool = True,
+        patches: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._base_arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        super().__init__()
+        self.name = name
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.val_patch_size = val_patch_size
+        self.val_batch_size = val_batch_size
+        self.val_fraction = val_fraction
+        self.val_count = val_count
+        self.split_seed = split_seed
+        self.save_split_to = as_path(save_split_to)
+        self.load_split_from = as_path(load_split_from)
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.cache_images = cache_images
+        self.augment = augment
+        self.patches = plain(patches or {"mode": "random"})
+        if self.patches.get("mode") not in PATCH_MODES:
+            raise DataLayoutError(
+                f"{name}: patches.mode must be one of {', '.join(PATCH_MODES)}, "
+                f"got {self.patches.get('mode')!r}"
+            )
+        self._samples: dict[str, list[Sample]] = {}
+
+    def record_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Save every loader setting and a subclass's constructor `arguments` as plain values (checkpoints
+        load with weights_only)."""
+        merged = {**self._base_arguments, **arguments}
+        self.save_hyperparameters(
+            {k: plain(v) for k, v in merged.items() if k not in ("self", "__class__")}, logger=False
+        )
+
+    def find_samples(self, split: str) -> list[Sample] | None:
+        """The validated samples of `split`; None when the data set has no such split (val is split off)."""
+        raise NotImplementedError
+
+    def make_dataset(self, samples: Sequence[Sample], training: bool) -> Dataset:
+        """The dataset over `samples`: training crops and augmentation when `training`."""
+        if training:
+            rules = self._patch_rules() if self.patches["mode"] == "online" else None
+            return PairedImageDataset(
+                samples, self.patch_size, self.augment, self.cache_images, patch_rules=rules
+            )
+        return PairedImageDataset(samples, self.val_patch_size, False, self.cache_images)
+
+    def set_train_patches(self, patch_size: int, batch_size: int) -> None:
+        """Use `patch_size` crops in batches of `batch_size` from the next `train_dataloader()` call on."""
+        self.patch_size, self.batch_size = int(patch_size), int(batch_size)
+
+    @property
+    def test_is_training_data(self) -> bool:
+        """True when the test images are also the training images (no held-out test set)."""
+        return False
+
+    def setup(self, stage: str | None = None) -> None:
+        """Find and validate the splits `stage` needs; one-line DataLayoutError when they are wrong."""
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for split in needed.get(stage or "", SPLITS):
+            self.split_samples(split)
+
+    def split_samples(self, split: str) -> list[Sample]:
+        """The samples of `split` ("train", "val" or "test"), found and validated on first use."""
+        if split not in SPLITS:
+            raise DataLayoutError(
+                f"{self.name}: unknown split {split!r}; expected one of {', '.join(SPLITS)}"
+            )
+        if split not in self._samples:
+            if split == "test":
+                self._samples["test"] = self._require(self.find_samples("test"), "test")
+            else:
+                self._resolve_train_and_val()
+        return self._samples[split]
+
+    def _resolve_train_and_val(self) -> None:
+        train = self._require(self.find_samples("train"), "train")
+        val = self.find_samples("val")
+        if val is None:
+            train, val = self._split_off_val(train)
+        self._samples["train"], self._samples["val"] = train, self._require(val, "val")
+
+    def _require(self, samples: list[Sample] | None, split: str) -> list[Sample]:
+        if not samples:
+            raise DataLayoutError(f"{self.name} {split} split: expected images, found none")
+        return samples
+
+    def _split_off_val(self, samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+        if self.load_split_from is not None:
+            return self._load_split(samples)
+        train, val = split_by_scene(samples, self.split_seed, self.val_fraction, self.val_count)
+        if self.save_split_to is not None and (self.trainer is None or self.trainer.is_global_zero):
+            record = {
+                "data": self.name,
+                "split_seed": self.split_seed,
+                "val_fraction": None if self.val_count is not None else self.val_fraction,
+                "val_count": self.val_count,
+                "train": sorted({s.scene for s in train}),
+                "val": sorted({s.scene for s in val}),
+            }
+            self.save_split_to.parent.mkdir(parents=True, exist_ok=True)
+            self.save_split_to.write_text(json.dumps(record, indent=1))
+        return train, val
+
+    def _load_split(self, samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+        path = self.load_split_from
+        assert path is not None
+        try:
+            record = json.loads(path.read_text())
+            val_scenes, train_scenes = set(record["val"]), set(record["train"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataLayoutError(
+                f"{path}: not a saved data split with 'train' and 'val' lists ({exc})"
+            ) from exc
+        found = {s.scene for s in samples}
+        unknown = sorted((val_scenes | train_scenes) - found)
+        unassigned = sorted(found - val_scenes - train_scenes)
+        if unknown or unassigned:
+            problem = (
+                f"{len(unknown)} scenes it lists are not in the data ({', '.join(unknown[:10])})"
+                if unknown
+                else f"{len(unassigned)} scenes of the data are in no list ({', '.join(unassigned[:10])})"
+            )
+            raise DataLayoutError(f"{path}: saved split does not match {self.name}: {problem}")
+        train = [s for s in samples if s.scene in train_scenes]
+        return train, [s for s in samples if s.scene in val_scenes]
+
+    def _train_samples(self) -> list[Sample]:
+        if self.patches["mode"] != "offline":
+            return self.split_samples("train")
+        from exposure_lab.data.patches import patch_dirs
+
+        if self.patch_size is None:
+            raise DataLayoutError(
+                f"{self.name}: patches.mode=offline needs data.patch_size (the patch folder)"
+            )
+        input_dir, target_dir = patch_dirs(Path(self.patches["root"]), "train", int(self.patch_size))
+        if not input_dir.is_dir():
+            raise DataLayoutError(
+                f"{self.name}: patches.mode=offline expects extracted {self.patch_size} px patches in "
+                f"{input_dir}, which does not exist; run `exposure-lab data patches data={self.name} "
+                f"sizes=[{self.patch_size}]` or set patches.root"
+            )
+        return self.patch_samples(input_dir, target_dir)
+
+    def patch_samples(self, input_dir: Path, target_dir: Path) -> list[Sample]:
+        """Samples of pre-extracted patches (inputs paired with their GT patch by name)."""
+        return paired_folder_samples(input_dir, target_dir)
+
+    def _patch_rules(self) -> Any:
+        from exposure_lab.data.patches import PatchRules
+
+        return PatchRules.from_config({k: v for k, v in self.patches.items() if k not in ("mode", "root")})
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.make_dataset(self._train_samples(), training=True)
+        return self._loader(dataset, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.make_dataset(self.split_samples("val"), False), self.val_batch_size, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.make_dataset(self.split_samples("test"), False), self.val_batch_size, False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        workers = self.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(dataset) >= batch_size,  # type: ignore[arg-type]
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=self._pin_memory(),
+        )
+
+    def _pin_memory(self) -> bool:
+        if self.pin_memory is not None:
+            return bool(self.pin_memory)
+        if self.trainer is not None:
+            return self.trainer.strategy.root_device.type == "cuda"
+        return torch.cuda.is_available()
+
+
+def as_path(value: str | Path | None) -> Path | None:
+    """`value` as an expanded Path; None for None or an empty string."""
+    return None if value is None or str(value) == "" else Path(value).expanduser()
+
+
+def plain(value: Any) -> Any:
+    """Plain Python values for configs and paths (DictConfig → dict, Path → str)."""
+    if isinstance(value, DictConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
