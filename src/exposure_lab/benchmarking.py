@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 from torch import nn
 
-from exposure_lab.tables import write_results
+from exposure_lab.tables import write_results, write_table
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,26 @@ def summarise(
     return summary
 
 
+def expert_rows(model: str, records: Sequence[dict[str, Any]], metric_names: Sequence[str]) -> dict[str, Any]:
+    """Rows `<model> · expert <x>` and `<model> · mean` of every metric (overall and per subset) for test sets
+    scored against several experts (records carry `expert_<x>/<metric>`); empty when there are none."""
+    experts = sorted({key.split("/")[0] for record in records for key in record if key.startswith("expert_")})
+    if not experts:
+        return {}
+    subsets = sorted({r.get("subset") or "" for r in records} - {""})
+    rows: dict[str, Any] = {}
+    for expert in [*experts, "mean"]:
+        prefix = "" if expert == "mean" else f"{expert}/"
+        row = {name: mean_of(records, prefix + name) for name in metric_names}
+        for subset in subsets:
+            chosen = [r for r in records if r.get("subset") == subset]
+            row.update(
+                {f"{subset}/{n}": mean_of(chosen, prefix + n) for n in metric_names if n in SUBSET_METRICS}
+            )
+        rows[f"{model} · {expert.replace('_', ' ')}"] = row
+    return rows
+
+
 def benchmark(
     tasks: Sequence[tuple[str, L.LightningModule]],
     datamodule: L.LightningDataModule,
@@ -98,6 +118,7 @@ def benchmark(
     datamodule.prepare_data()
     datamodule.setup("test")
     results: dict[str, dict[str, Any]] = {}
+    by_expert: dict[str, dict[str, Any]] = {}
     per_image: list[dict[str, Any]] = []
     for name, task in tasks:
         log.info("scoring %s", name)
@@ -105,6 +126,7 @@ def benchmark(
             task.prediction_dir = out_dir / "images" / re.sub(r"[^\w.-]+", "_", name).strip("_")
         records = score_task(task, datamodule, suite, accelerator)
         results[name] = summarise(records, suite.names, task.net)
+        by_expert.update(expert_rows(name, records, suite.names))
         per_image.extend({"model": name, **record} for record in records)
     for metric, reason in suite.unavailable.items():
         log.warning("%s: n/a (%s)", metric, reason)
@@ -114,4 +136,11 @@ def benchmark(
     columns = [*suite.names, *suite.unavailable, *by_subset, "params", "latency_ms_per_mp"]
     images = len(per_image) // max(1, len(tasks))
     header = f"{suite.describe()} | data: {getattr(datamodule, 'name', 'test')} test split, {images} images"
-    return write_results(out_dir, results, per_image, protocol=header, columns=columns)
+    markdown = write_results(out_dir, results, per_image, protocol=header, columns=columns)
+    if not by_expert:
+        return markdown
+    expert_header = f"{header} | per reference expert; 'mean' averages each image's scores over the experts"
+    expert_columns = [c for c in [*suite.names, *by_subset] if c.rpartition("/")[2] in suite.names]
+    return (
+        markdown + "\n" + write_table(out_dir / "results_by_expert", by_expert, expert_header, expert_columns)
+    )

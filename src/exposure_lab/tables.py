@@ -62,13 +62,16 @@ def _columns(results: Mapping[str, Mapping[str, Any]], columns: Sequence[str] | 
 
 
 def markdown_table(
-    results: Mapping[str, Mapping[str, Any]], protocol: str, columns: Sequence[str] | None = None
+    results: Mapping[str, Mapping[str, Any]],
+    protocol: str,
+    columns: Sequence[str] | None = None,
+    bold_best: bool = True,
 ) -> str:
     """The protocol line, a blank line, then a Markdown table with one row per model.
 
     `results` maps model → metric → value (None/NaN shown as `n/a`); `columns` defaults to every metric in
     order of first appearance. In tables of two or more models, the best displayed value of each known metric
-    column is bold (all of them on a tie), by the metric's direction.
+    column is bold (all of them on a tie), by the metric's direction, unless `bold_best` is False.
     """
     columns = _columns(results, columns)
     cells = {model: [format_value(c, scores.get(c)) for c in columns] for model, scores in results.items()}
@@ -77,7 +80,7 @@ def markdown_table(
         shown = {
             model: float(row[index].replace(",", "")) for model, row in cells.items() if row[index] != MISSING
         }
-        if direction is None or not shown or len(cells) < 2:
+        if not bold_best or direction is None or not shown or len(cells) < 2:
             continue
         best = max(shown.values()) if direction else min(shown.values())
         for model, value in shown.items():
@@ -101,6 +104,19 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, An
         writer.writeheader()
         for row in rows:
             writer.writerow({key: "" if _is_missing(row.get(key)) else row.get(key) for key in header})
+
+
+def write_table(
+    stem: Path, results: Mapping[str, Mapping[str, Any]], protocol: str, columns: Sequence[str]
+) -> str:
+    """Write `<stem>.md` and `<stem>.csv` (row label column `model`) of `results`, without bold values (rows
+    are not rivals); return the Markdown."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    markdown = markdown_table(results, protocol, columns, bold_best=False)
+    stem.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    rows = [{"model": model, **scores} for model, scores in results.items()]
+    _write_csv(stem.with_suffix(".csv"), ["model", *columns], rows)
+    return markdown
 
 
 def write_results(

@@ -112,25 +112,54 @@ class PairedRestoration(L.LightningModule):
         if pred.is_cuda:
             torch.cuda.synchronize(pred.device)
         seconds = time.perf_counter() - start
-        scores = self.metric_suite(pred, batch["target"])
+        experts = batch.get("experts")
+        by_expert = {}
+        if experts:
+            by_expert = {f"expert_{k}": self.metric_suite(pred, experts[k]) for k in sorted(experts)}
+            scores = {
+                n: torch.stack([s[n] for s in by_expert.values()]).mean(0) for n in self.metric_suite.names
+            }
+        else:
+            scores = self.metric_suite(pred, batch["target"])
         batch_size = pred.shape[0]
-        for name, values in scores.items():
-            self.log(
-                f"{stage}/{name}",
-                values.mean(),
-                prog_bar=name == "psnr",
-                batch_size=batch_size,
-                sync_dist=True,
-            )
         subsets = batch.get("subset") or [""] * batch_size
-        for subset in sorted(set(subsets) - {""}):
-            index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=pred.device)
+        for subset, index in self._subset_indices(subsets, pred.device):
+            prefix = f"{stage}/" if subset is None else f"{stage}/{subset}/"
             for name, values in scores.items():
                 self.log(
-                    f"{stage}/{subset}/{name}", values[index].mean(), batch_size=len(index), sync_dist=True
+                    prefix + name,
+                    values[index].mean(),
+                    prog_bar=subset is None and name == "psnr",
+                    batch_size=len(index),
+                    sync_dist=True,
                 )
+            if by_expert:
+                group = f"{stage}/{self._data_name()}/{subset or 'all'}"
+                for expert, values_by_name in {**by_expert, "mean": scores}.items():
+                    for name, values in values_by_name.items():
+                        self.log(
+                            f"{group}/{expert}/{name}",
+                            values[index].mean(),
+                            batch_size=len(index),
+                            sync_dist=True,
+                        )
         if keep_records:
-            self._keep_records(batch, scores, pred, seconds)
+            flat = {f"{expert}/{name}": v for expert, named in by_expert.items() for name, v in named.items()}
+            self._keep_records(batch, {**scores, **flat}, pred, seconds)
+
+    @staticmethod
+    def _subset_indices(subsets: Sequence[str], device: torch.device) -> list[tuple[str | None, Tensor]]:
+        """(None, every index) then (subset, its indices) for each named subset in the batch."""
+        groups: list[tuple[str | None, Tensor]] = [(None, torch.arange(len(subsets), device=device))]
+        for subset in sorted(set(subsets) - {""}):
+            groups.append(
+                (subset, torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=device))
+            )
+        return groups
+
+    def _data_name(self) -> str:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        return getattr(datamodule, "name", None) or "data"
 
     def _keep_records(
         self, batch: dict[str, Any], scores: dict[str, Tensor], pred: Tensor, seconds: float
@@ -148,7 +177,7 @@ class PairedRestoration(L.LightningModule):
             record["seconds"] = seconds / batch_size
             self.test_records.append(record)
             if self.prediction_dir is not None:
-                write_image(self.prediction_dir / f"{Path(record['name']).stem}.png", pred[i])
+                write_image(self.prediction_dir / Path(record["name"]).with_suffix(".png"), pred[i])
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None or not self.trainable:
