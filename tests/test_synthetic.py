@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
+from tests.conftest import compose_data
 
 from exposure_lab.data.io import list_images
 from exposure_lab.data.pairing import pair_by_stem, split_ev_suffix
@@ -25,6 +27,7 @@ from exposure_lab.data.synthetic import (
     synth_main,
     synthetic_set_complete,
 )
+from exposure_lab.data.synthetic_layouts import expert_rendition
 from exposure_lab.errors import DataLayoutError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,8 +197,10 @@ def test_synth_config_matches_the_defaults_and_runs(tmp_path, capsys):
     defaults.pop("defaults")
     assert defaults.pop("task_name") == "synth"
     assert defaults.pop("out") == "${paths.data_dir}/synthetic"
+    assert defaults.pop("layout") == "synthetic"
+    assert defaults.pop("source") == "${paths.data_dir}/synthetic"
     assert defaults == asdict(SynthOptions())
-    cfg.out = str(tmp_path / "cli")
+    cfg.out, cfg.source = str(tmp_path / "cli"), str(tmp_path / "unused")
     cfg.merge_with(OmegaConf.create(TINY))
     out = synth_main(cfg)
     assert synthetic_set_complete(out)
@@ -227,13 +232,45 @@ def test_datamodule_renders_when_missing_and_batches_carry_ev(tmp_path):
 
 
 def test_synthetic_config_instantiates(tmp_path):
-    from hydra.utils import instantiate
-
-    cfg = OmegaConf.load(REPO / "conf" / "data" / "synthetic.yaml")
-    cfg.root = str(tmp_path / "synthetic")
+    cfg = compose_data("synthetic", [f"data.root={tmp_path / 'synthetic'}"], tmp_path).data
     assert OmegaConf.to_container(cfg.render) == asdict(SynthOptions())
     module = instantiate(cfg)
     assert isinstance(module, SyntheticExposureDataModule) and module.hparams.cache_images
     assert module.render_options == asdict(SynthOptions())
     torch.save(dict(module.hparams_initial), tmp_path / "hparams.ckpt")
     assert torch.load(tmp_path / "hparams.ckpt", weights_only=True)["input_dir"].endswith("INPUT_IMAGES")
+
+
+@pytest.mark.parametrize(
+    ("layout", "data", "first_test_name"),
+    [
+        ("afifi", "afifi", "a0003-chelsea_00_0.JPG"),
+        ("endo4ie", "endo4ie", "Overexposed/chelsea_00.jpg"),
+        ("lol", "lol", "3.png"),
+    ],
+)
+def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_path, capsys):
+    cfg = OmegaConf.load(REPO / "conf" / "synth.yaml")
+    cfg.merge_with(OmegaConf.create(TINY))
+    cfg.out, cfg.source, cfg.layout = str(tmp_path / layout), str(tmp_path / "standard"), layout
+    out = synth_main(cfg)
+    assert f"in the {layout} layout: {out}" in capsys.readouterr().out
+    module = instantiate(compose_data(data, [f"data.root={out}", "data.num_workers=0"], tmp_path).data)
+    module.setup("fit")
+    module.setup("test")
+    test = module.split_samples("test")
+    assert test[0].name == first_test_name and len(module.split_samples("train")) > 0
+    item = module.make_dataset(test, training=False)[0]
+    assert item["input"].shape == item["target"].shape == (3, 32, 32)
+    if layout == "afifi":
+        assert sorted(item["experts"]) == list("abcde") and torch.equal(item["experts"]["c"], item["target"])
+        assert not torch.equal(item["experts"]["a"], item["target"])
+    assert synth_main(cfg) == out  # a second run finds the arrangement complete
+
+
+def test_expert_renditions_keep_c_and_differ_for_the_others():
+    image = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    assert np.array_equal(expert_rendition(image, "c"), image)
+    others = {x: expert_rendition(image, x) for x in "abde"}
+    assert all(out.dtype == np.uint8 and out.shape == image.shape for out in others.values())
+    assert len({out.tobytes() for out in others.values()}) == 4
