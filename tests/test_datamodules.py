@@ -20,8 +20,12 @@ from tests.dataset_trees import (
 
 from exposure_lab.checkpoints import load_model
 from exposure_lab.data.afifi import AfifiDataModule
+from exposure_lab.data.datasets import PairedImageDataset
 from exposure_lab.data.iea40k import IEA40KDataModule
+from exposure_lab.data.io import write_image
+from exposure_lab.data.layouts import paired_folder_samples
 from exposure_lab.data.lol import FLAT_VAL_COUNT, LOLDataModule
+from exposure_lab.data.patch_rules import REASONS, PatchRules, rejection_codes
 from exposure_lab.data.unpaired import UnpairedDataModule
 from exposure_lab.errors import DataLayoutError, user_error_of
 from exposure_lab.metrics import MetricSuite
@@ -266,3 +270,46 @@ def test_unpaired_on_real_dicm_photos(tmp_path):
     assert len(module.split_samples("train")) == 60 and len(module.split_samples("val")) == 4
     batch = next(iter(module.train_dataloader()))
     assert batch["input"].shape == (4, 3, 64, 64) and batch["input"].min() >= 0 and batch["input"].max() <= 1
+
+
+def test_online_patches_pass_the_rejection_rules(tmp_path):
+    gt = torch.rand(3, 40, 64) * 0.6 + 0.2
+    gt[:, :, :44] = 0.0  # dark everywhere but a 20 px band on the right
+    write_image(tmp_path / "gt" / "a0001-x.png", gt)
+    write_image(tmp_path / "in" / "a0001-x_N1.png", gt * 0.5)
+    samples = paired_folder_samples(tmp_path / "in", tmp_path / "gt")
+    rules = PatchRules.from_config({"rule": "lmspec", "reference": "gt", "max_tries": 200})
+    screened = PairedImageDataset(samples * 40, patch_size=16, augment=True, patch_rules=rules)
+    plain = PairedImageDataset(samples * 40, patch_size=16, augment=True)
+    torch.manual_seed(0)
+    kept = torch.stack([item["target"] for item in screened])
+    unscreened = torch.stack([item["target"] for item in plain])
+    assert (rejection_codes(kept, rules) == 0).all() and screened.fallback_crops == 0
+    assert (rejection_codes(unscreened, rules) == REASONS.index("dark")).sum() > 10
+
+
+def test_offline_patches_follow_the_stage_patch_size(tmp_path, cli):
+    root = write_afifi_tree(tmp_path / "afifi", size=(40, 48))
+    out = tmp_path / "patches"
+    per_image = [
+        "+per_image.train.16=3",
+        "+per_image.train.24=2",
+        "+per_image.val.16=2",
+        "+per_image.val.24=1",
+    ]
+    source = ["data=afifi", f"data.root={root}", "data.num_workers=0"]
+    cli("data patches", *source, "sizes=[16,24]", *per_image, f"patches.root={out}")
+    module = datamodule("afifi", root, tmp_path, "patches=offline", f"patches.root={out}")
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert batch["input"].shape == batch["target"].shape == (2, 3, 16, 16)
+    assert all("_N" in name or "_P" in name or "_0." in name for name in batch["name"])
+    module.set_train_patches(24, 3)
+    loader = module.train_dataloader()
+    assert next(iter(loader))["input"].shape == (3, 3, 24, 24)
+    assert len(loader.dataset) == 3 * 2 * 5  # 3 training scenes × 2 patches × 5 exposures
+    module.set_train_patches(32, 2)
+    with pytest.raises(
+        DataLayoutError, match=r"INPUT_IMAGES_P_32, which does not exist; run `exposure-lab data"
+    ):
+        module.train_dataloader()

@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "exposure_lab.predict",
         "enhance images: exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|dir> output=<dir>",
     ),
+    "data patches": (
+        "exposure_lab.extract_patches",
+        "cut training patches offline: exposure-lab data patches data=<name> sizes=[128,256,512]",
+    ),
     "data synth": (
         "exposure_lab.synth",
         "render the synthetic exposure set: exposure-lab data synth out=<dir>",

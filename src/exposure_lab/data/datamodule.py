@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from exposure_lab.data.datasets import PairedImageDataset
-from exposure_lab.data.layouts import paired_folder_samples
+from exposure_lab.data.io import list_images
+from exposure_lab.data.pairing import split_ev_suffix, subset_of_ev
 from exposure_lab.data.samples import Sample, split_by_scene
 from exposure_lab.errors import DataLayoutError
 
@@ -198,11 +199,34 @@ class ExposureDataModule(LightningDataModule):
         return self.patch_samples(input_dir, target_dir)
 
     def patch_samples(self, input_dir: Path, target_dir: Path) -> list[Sample]:
-        """Samples of pre-extracted patches (inputs paired with their GT patch by name)."""
-        return paired_folder_samples(input_dir, target_dir)
+        """Samples of pre-extracted patches: each input patch (subfolders too) with the GT patch of the same
+        relative name, else the GT patch named by its scene (the name without EV suffix)."""
+        targets = {
+            p.relative_to(target_dir).with_suffix(""): p for p in list_images(target_dir, recursive=True)
+        }
+        samples, unmatched = [], []
+        for path in list_images(input_dir, recursive=True):
+            relative = path.relative_to(input_dir)
+            scene = split_ev_suffix(path.stem)[0]
+            target = targets.get(relative.with_suffix("")) or targets.get(Path(scene))
+            if target is None:
+                unmatched.append(relative.as_posix())
+                continue
+            ev = split_ev_suffix(path.stem)[1]
+            samples.append(
+                Sample(path, relative.as_posix(), target.stem, target, ev=ev, subset=subset_of_ev(ev))
+            )
+        if unmatched or not samples:
+            raise DataLayoutError(
+                f"{self.name}: {len(unmatched)} input patches in {input_dir} lack a GT patch in "
+                f"{target_dir}: {', '.join(unmatched[:10])}{', …' if len(unmatched) > 10 else ''}"
+                if unmatched
+                else f"{self.name}: expected patches in {input_dir}, found none"
+            )
+        return samples
 
     def _patch_rules(self) -> Any:
-        from exposure_lab.data.patches import PatchRules
+        from exposure_lab.data.patch_rules import PatchRules
 
         return PatchRules.from_config({k: v for k, v in self.patches.items() if k not in ("mode", "root")})
 

@@ -127,16 +127,17 @@ class PairedImageDataset(Dataset):
         return slice(top, top + size), slice(left, left + size)
 
     def _screened_corner(self, sample: Sample, tensors: Mapping[str, torch.Tensor]) -> tuple[int, int]:
-        from exposure_lab.data.patches import choose_corners
+        from exposure_lab.data.patch_rules import choose_corners
 
         size = self.patch_size
         assert size is not None
         reference = tensors["target"] if self.patch_rules.reference == "gt" else tensors["input"]
         height, width = reference.shape[-2:]
-        if height > size and width > size:
-            search = choose_corners(reference, size, 1, self.patch_rules)
-            if search.corners:
-                return search.corners[0]
+        if height == size or width == size:  # one window along that side: nothing to choose between
+            return _random_corner(height, width, size)
+        search = choose_corners(reference, size, 1, self.patch_rules)
+        if search.corners:
+            return search.corners[0]
         self.fallback_crops += 1
         if self.fallback_crops in (1, 100, 10_000):
             log.warning(

@@ -65,4 +65,4 @@ class UnpairedDataModule(ExposureDataModule):
         return UnpairedImageDataset(samples, self.eval_size, "resize", False, self.cache_images)
 
     def patch_samples(self, input_dir: Path, target_dir: Path) -> list[Sample]:
-        return unpaired_samples(input_dir, recursive=False)
+        return unpaired_samples(input_dir, recursive=True)
