@@ -313,3 +313,11 @@ def test_offline_patches_follow_the_stage_patch_size(tmp_path, cli):
         DataLayoutError, match=r"INPUT_IMAGES_P_32, which does not exist; run `exposure-lab data"
     ):
         module.train_dataloader()
+
+
+def test_paired_model_on_data_without_reference_images_is_a_clear_error(tmp_path, cli, capsys):
+    root = write_lol_tree(tmp_path / "LOL", "v1")
+    with pytest.raises(SystemExit) as info:
+        cli("train", "data=unpaired", f"data.root={root / 'our485' / 'low'}", *FAST, "trainer.max_epochs=1")
+    assert info.value.code == 2
+    assert "data 'unpaired' has no reference images; choose a paired data set" in capsys.readouterr().err

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 from lightning import LightningDataModule
-from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
+from exposure_lab.config import plain
 from exposure_lab.data.datasets import PairedImageDataset
 from exposure_lab.data.io import list_images
 from exposure_lab.data.pairing import split_ev_suffix, subset_of_ev
@@ -36,6 +36,8 @@ class ExposureDataModule(LightningDataModule):
     (pre-extracted patches under `patches.root`, see `exposure-lab data patches`). Val/test use full images
     (or centre crops of `val_patch_size`). `pin_memory=None` pins only when training on CUDA.
     """
+
+    target_kind: str | None = "image"  # what batches hold as `target`: "image", "exposure_map" or None
 
     def __init__(
         self,
@@ -266,16 +268,3 @@ class ExposureDataModule(LightningDataModule):
 def as_path(value: str | Path | None) -> Path | None:
     """`value` as an expanded Path; None for None or an empty string."""
     return None if value is None or str(value) == "" else Path(value).expanduser()
-
-
-def plain(value: Any) -> Any:
-    """Plain Python values for configs and paths (DictConfig → dict, Path → str)."""
-    if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value

@@ -92,6 +92,8 @@ class IEA40KDataModule(ExposureDataModule):
     any CSV can be given per split. A missing `val_csv` splits val off the training references.
     """
 
+    target_kind = "exposure_map"
+
     def __init__(
         self,
         root: str | Path,

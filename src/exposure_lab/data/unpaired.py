@@ -24,6 +24,8 @@ class UnpairedDataModule(ExposureDataModule):
     (no `target`).
     """
 
+    target_kind = None
+
     def __init__(
         self,
         root: str | Path | None = None,

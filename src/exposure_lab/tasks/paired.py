@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from exposure_lab import __version__
 from exposure_lab.data.io import write_image
+from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import enhance, primary_output
 from exposure_lab.losses import WeightedLoss
 
@@ -69,6 +70,16 @@ class PairedRestoration(L.LightningModule):
         self.__dict__["metric_suite"] = suite
         train_names = [name for name in self.train_metric_names if name in suite.names]
         self.__dict__["train_metric_suite"] = MetricSuite(names=train_names, protocol=suite.protocol)
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        kind = getattr(datamodule, "target_kind", "image")
+        if kind != "image":
+            what = "no reference images" if kind is None else f"{kind} targets, not reference images"
+            raise ExposureLabError(
+                f"{type(self).__name__} is trained and scored against reference images, but data "
+                f"{getattr(datamodule, 'name', '?')!r} has {what}; choose a paired data set"
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """Full-image enhancement (B,3,H,W)→(B,3,H,W) in [0,1], padded/tiled as the net needs."""
