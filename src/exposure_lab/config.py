@@ -1,8 +1,11 @@
-"""Where the Hydra configs live and the OmegaConf resolvers they use."""
+"""Where the Hydra configs live, the OmegaConf resolvers they use, and config values as plain Python."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+import numpy as np
+from omegaconf import Container, OmegaConf
 
 
 def config_dir() -> Path:
@@ -21,3 +24,19 @@ def metric_mode(metric_key: str) -> str:
 def register_resolvers() -> None:
     """Register `${metric_mode:val/psnr}`; safe to call more than once."""
     OmegaConf.register_new_resolver("metric_mode", metric_mode, replace=True)
+
+
+def plain(value: Any) -> Any:
+    """Config values as plain JSON-comparable Python: OmegaConf containers resolved, mappings with string
+    keys, tuples as lists, Paths as strings, numpy scalars as Python numbers."""
+    if isinstance(value, Container):
+        value = OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from exposure_lab.config import plain
 from exposure_lab.data.pairing import EV_SUFFIXES
 from exposure_lab.errors import DataLayoutError
 
@@ -51,7 +51,7 @@ class PatchRules:
     def from_config(cls, config: Mapping[str, Any]) -> PatchRules:
         """Rules from a conf/patches mapping (`rule`, `reference`, `max_tries`, `thresholds.{dark, bright,
         min_gradient}`; `mode` and `root` are ignored); one DataLayoutError lists every bad key or value."""
-        config = _plain(config)
+        config = plain(config)
         problems = [
             f"unknown key {key!r} (expected rule, reference, max_tries, thresholds)"
             for key in config
@@ -224,18 +224,3 @@ def _reference_name(value: Any) -> str | None:
     except (TypeError, ValueError):
         return None
     return f"{ev:g}" if ev in EV_SUFFIXES.values() else None
-
-
-def _plain(value: Any) -> Any:
-    """OmegaConf containers, tuples and Paths → plain JSON-comparable Python values."""
-    if hasattr(value, "_metadata"):
-        from omegaconf import OmegaConf
-
-        value = OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value

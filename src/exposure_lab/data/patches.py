@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from exposure_lab.config import plain
 from exposure_lab.data.io import array_to_tensor, decode_image, write_array
 from exposure_lab.data.pairing import split_ev_suffix
-from exposure_lab.data.patch_rules import REASONS, PatchRules, _plain, choose_corners
+from exposure_lab.data.patch_rules import REASONS, PatchRules, choose_corners
 from exposure_lab.data.samples import Sample
 from exposure_lab.errors import DataLayoutError
 
@@ -75,7 +76,7 @@ class PatchOptions:
     def from_config(cls, config: Mapping[str, Any]) -> PatchOptions:
         """Options from conf/extract_patches.yaml (`patches` holds the rules); one DataLayoutError for all
         problems, naming the key to set."""
-        config = _plain(config)
+        config = plain(config)
         rules = PatchRules.from_config(config.get("patches") or {})
         problems: list[str] = []
         sizes = config.get("sizes") or []
@@ -117,7 +118,7 @@ class PatchOptions:
     def recorded(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The options a folder of patches is bound to (sizes, splits and counts are recorded per split)."""
         return {
-            "data": _plain(data),
+            "data": plain(data),
             "rules": self.rules.to_config(),
             "seed": self.seed,
             "format": self.format,
@@ -139,7 +140,7 @@ class _Group:
 
 def data_fingerprint(data_config: Mapping[str, Any]) -> dict[str, Any]:
     """The keys of a resolved data config that decide which source images a split holds."""
-    return {k: v for k, v in _plain(data_config).items() if k not in _LOADER_KEYS}
+    return {k: v for k, v in plain(data_config).items() if k not in _LOADER_KEYS}
 
 
 def extract_patches(

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from exposure_lab.config import plain
 from exposure_lab.data.io import write_array
 from exposure_lab.data.paired import PairedDataModule
 from exposure_lab.data.pairing import EV_TO_SUFFIX
@@ -122,7 +123,7 @@ class SynthOptions:
         problems = [
             f"unknown option {key!r} (expected one of {fields})" for key in options if key not in fields
         ]
-        merged = {**asdict(cls()), **{k: _plain(v) for k, v in options.items() if k in fields}}
+        merged = {**asdict(cls()), **{k: plain(v) for k, v in options.items() if k in fields}}
         merged["evs"] = [float(ev) for ev in merged["evs"]]
         if not merged["evs"] or len(set(merged["evs"])) < len(merged["evs"]):
             problems.append("evs must be a non-empty list without repeats")
@@ -277,7 +278,7 @@ class SyntheticExposureDataModule(PairedDataModule):
             **options,
         )
         self.root = root
-        self.render_options = dict(_plain(render or {}))
+        self.render_options = dict(plain(render or {}))
 
     def prepare_data(self) -> None:
         """Render the set when `root` does not hold a complete one (once per node)."""
@@ -438,18 +439,3 @@ def _describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 def _is_range(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and 0 <= value[0] <= value[1]
-
-
-def _plain(value: Any) -> Any:
-    """OmegaConf containers, tuples and numpy scalars → plain JSON-comparable Python values."""
-    if hasattr(value, "_metadata"):
-        from omegaconf import OmegaConf
-
-        value = OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
