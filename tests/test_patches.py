@@ -8,13 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
-from tests.conftest import SHARED
+from omegaconf import OmegaConf
+from tests.conftest import SHARED, compose_config
 from tests.test_patch_rules import ENDO, textured
 
-from exposure_lab.config import config_dir, register_resolvers
 from exposure_lab.data.io import decode_image, list_images, write_array
 from exposure_lab.data.pairing import pair_by_stem, split_ev_suffix
 from exposure_lab.data.patch_rules import PatchRules
@@ -249,28 +246,15 @@ def test_patch_options_name_missing_counts():
 # ------------------------------------------------------------------------------------------ config, CLI
 
 
-def compose_resolved(config_name: str, overrides: list[str], run_dir: Path):
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
-        cfg.hydra.runtime.cwd = str(run_dir)
-    HydraConfig.instance().set_config(cfg)
-    del cfg.hydra
-    OmegaConf.resolve(cfg)
-    return cfg
-
-
 def test_online_and_offline_configs_hold_the_same_rules(tmp_path):
-    offline = compose_resolved("extract_patches", [], tmp_path)
-    online = compose_resolved("train", ["patches=online"], tmp_path)
+    offline = compose_config("extract_patches", [], tmp_path)
+    online = compose_config("train", ["patches=online"], tmp_path)
     assert (offline.patches.mode, online.patches.mode) == ("offline", "online")
     assert PatchRules.from_config(offline.patches) == PatchRules.from_config(online.patches) == PatchRules()
     assert offline.out == offline.patches.root == str(tmp_path / "data" / "patches" / "synthetic")
     options = PatchOptions.from_config(OmegaConf.to_container(offline))
     assert options.per_image == {"train": {128: 10, 256: 6, 512: 4}, "val": {128: 6, 256: 4, 512: 3}}
-    endo = compose_resolved(
+    endo = compose_config(
         "extract_patches", ["patches.rule=endo_lmspec", "patches.reference=input"], tmp_path
     )
     assert PatchRules.from_config(endo.patches) == ENDO

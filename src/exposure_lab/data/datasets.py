@@ -53,7 +53,18 @@ class ImageCache:
         return self._images[path]
 
 
-class PairedImageDataset(Dataset):
+class SampleDataset(Dataset):
+    """A dataset over `samples`, decoding images through an optional in-memory cache."""
+
+    def __init__(self, samples: Sequence[Sample], cache_images: bool = False) -> None:
+        self.samples = list(samples)
+        self.decode = ImageCache(cache_images)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+class PairedImageDataset(SampleDataset):
     """Samples with a `target` as dicts of float32 (3, h, w) tensors in [0, 1].
 
     `patch_size=None` gives full images. With a `patch_size`, `augment=True` takes a random crop (chosen by
@@ -74,15 +85,11 @@ class PairedImageDataset(Dataset):
         missing = [s.name for s in samples if s.target is None]
         if missing:
             raise DataLayoutError(f"{len(missing)} samples have no target image: {', '.join(missing[:10])}")
-        self.samples = list(samples)
+        super().__init__(samples, cache_images)
         self.patch_size = patch_size
         self.augment = augment
         self.patch_rules = patch_rules
-        self.decode = ImageCache(cache_images)
         self.fallback_crops = 0
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
@@ -123,7 +130,7 @@ class PairedImageDataset(Dataset):
         elif self.patch_rules is not None:
             top, left = self._screened_corner(sample, tensors)
         else:
-            top, left = _random_corner(height, width, size)
+            top, left = random_corner(height, width, size)
         return slice(top, top + size), slice(left, left + size)
 
     def _screened_corner(self, sample: Sample, tensors: Mapping[str, torch.Tensor]) -> tuple[int, int]:
@@ -134,7 +141,7 @@ class PairedImageDataset(Dataset):
         reference = tensors["target"] if self.patch_rules.reference == "gt" else tensors["input"]
         height, width = reference.shape[-2:]
         if height == size or width == size:  # one window along that side: nothing to choose between
-            return _random_corner(height, width, size)
+            return random_corner(height, width, size)
         search = choose_corners(reference, size, 1, self.patch_rules)
         if search.corners:
             return search.corners[0]
@@ -148,10 +155,10 @@ class PairedImageDataset(Dataset):
                 self.patch_rules.max_tries,
                 sample.name,
             )
-        return _random_corner(height, width, size)
+        return random_corner(height, width, size)
 
 
-class UnpairedImageDataset(Dataset):
+class UnpairedImageDataset(SampleDataset):
     """Samples without a target as dicts with an `input` float32 (3, h, w) tensor in [0, 1] and metadata.
 
     `size` (int) brings every image to `size`×`size`: `mode="resize"` resizes (bilinear, antialiased; as
@@ -169,14 +176,10 @@ class UnpairedImageDataset(Dataset):
     ) -> None:
         if mode not in ("resize", "crop"):
             raise DataLayoutError(f"unpaired data: mode must be 'resize' or 'crop', got {mode!r}")
-        self.samples = list(samples)
+        super().__init__(samples, cache_images)
         self.size = size
         self.mode = mode
         self.augment = augment
-        self.decode = ImageCache(cache_images)
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
@@ -197,13 +200,14 @@ class UnpairedImageDataset(Dataset):
         if height < size or width < size:
             raise DataLayoutError(f"{sample.input}: image is {width}×{height}, smaller than crop size {size}")
         if self.augment:
-            top, left = _random_corner(height, width, size)
+            top, left = random_corner(height, width, size)
         else:
             top, left = (height - size) // 2, (width - size) // 2
         return image[:, top : top + size, left : left + size]
 
 
-def _random_corner(height: int, width: int, size: int) -> tuple[int, int]:
+def random_corner(height: int, width: int, size: int) -> tuple[int, int]:
+    """A uniformly random top-left corner of a `size`×`size` window in a `height`×`width` image."""
     top = int(torch.randint(height - size + 1, ()).item())
     left = int(torch.randint(width - size + 1, ()).item())
     return top, left

@@ -11,14 +11,14 @@ import torch
 from torch.utils.data import Dataset
 
 from exposure_lab.data.datamodule import ExposureDataModule
-from exposure_lab.data.datasets import ImageCache, metadata
+from exposure_lab.data.datasets import SampleDataset, metadata, random_corner
 from exposure_lab.data.io import array_to_tensor
 from exposure_lab.data.layouts import iea40k_samples, load_iea40k_label
 from exposure_lab.data.samples import Sample
 from exposure_lab.errors import DataLayoutError
 
 
-class ExposureMapDataset(Dataset):
+class ExposureMapDataset(SampleDataset):
     """Items `{"input": (3,h,w) in [0,1], "target": (1,h,w) residual in [−1,1] (+ under, − over), "score":
     float (NaN when unknown), "name", "ev", "subset"}`.
 
@@ -38,13 +38,9 @@ class ExposureMapDataset(Dataset):
             raise DataLayoutError(
                 f"{len(unlabelled)} samples have no label map: {', '.join(unlabelled[:10])}"
             )
-        self.samples = list(samples)
+        super().__init__(samples, cache_images)
         self.patch_size = patch_size
         self.augment = augment
-        self.decode = ImageCache(cache_images)
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
@@ -76,8 +72,7 @@ class ExposureMapDataset(Dataset):
                 f"{sample.input}: image is {width}×{height}, smaller than patch_size {size}"
             )
         if self.augment:
-            top = int(torch.randint(height - size + 1, ()).item())
-            left = int(torch.randint(width - size + 1, ()).item())
+            top, left = random_corner(height, width, size)
         else:
             top, left = (height - size) // 2, (width - size) // 2
         window = (..., slice(top, top + size), slice(left, left + size))
