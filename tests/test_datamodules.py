@@ -102,7 +102,10 @@ def test_benchmark_on_afifi_writes_a_table_per_expert(afifi_root, cli):
     assert {"under/psnr", "over/psnr"} <= set(rows["identity · mean"])
     results = json.loads((out_dir / "results.json").read_text())["results"]["identity"]
     assert results["psnr"] == pytest.approx(float(rows["identity · mean"]["psnr"]), abs=1e-9)
-    assert any("per reference expert" in line for line in lines)
+    assert any("one row per reference expert" in line for line in lines)
+    assert any(
+        line.endswith("each scored against experts a, b, c, d, e and averaged over them") for line in lines
+    )
 
 
 @pytest.mark.parametrize("layout", ["A", "B"])

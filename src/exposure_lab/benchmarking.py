@@ -82,10 +82,15 @@ def summarise(
     return summary
 
 
+def expert_names(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The `expert_<x>` reference names that per-image records were scored against, sorted."""
+    return sorted({key.split("/")[0] for record in records for key in record if key.startswith("expert_")})
+
+
 def expert_rows(model: str, records: Sequence[dict[str, Any]], metric_names: Sequence[str]) -> dict[str, Any]:
     """Rows `<model> · expert <x>` and `<model> · mean` of every metric (overall and per subset) for test sets
     scored against several experts (records carry `expert_<x>/<metric>`); empty when there are none."""
-    experts = sorted({key.split("/")[0] for record in records for key in record if key.startswith("expert_")})
+    experts = expert_names(records)
     if not experts:
         return {}
     subsets = sorted({r.get("subset") or "" for r in records} - {""})
@@ -136,10 +141,16 @@ def benchmark(
     columns = [*suite.names, *suite.unavailable, *by_subset, "params", "latency_ms_per_mp"]
     images = len(per_image) // max(1, len(tasks))
     header = f"{suite.describe()} | data: {getattr(datamodule, 'name', 'test')} test split, {images} images"
+    experts = sorted(
+        {key.split("/")[0] for record in per_image for key in record if key.startswith("expert_")}
+    )
+    if experts:
+        letters = ", ".join(expert.removeprefix("expert_") for expert in experts)
+        header += f", each scored against experts {letters} and averaged over them"
     markdown = write_results(out_dir, results, per_image, protocol=header, columns=columns)
     if not by_expert:
         return markdown
-    expert_header = f"{header} | per reference expert; 'mean' averages each image's scores over the experts"
+    expert_header = f"{header} | one row per reference expert; 'mean' is that average"
     expert_columns = [c for c in [*suite.names, *by_subset] if c.rpartition("/")[2] in suite.names]
     return (
         markdown + "\n" + write_table(out_dir / "results_by_expert", by_expert, expert_header, expert_columns)
