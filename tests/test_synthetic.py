@@ -244,9 +244,13 @@ def test_synthetic_config_instantiates(tmp_path):
 @pytest.mark.parametrize(
     ("layout", "data", "first_test_name"),
     [
-        ("afifi", "afifi", "a0003-chelsea_00_0.JPG"),
-        ("endo4ie", "endo4ie", "Overexposed/chelsea_00.jpg"),
-        ("lol", "lol", "3.png"),
+        ("afifi", [], "a0003-chelsea_00_0.JPG"),
+        ("endo4ie", [], "Overexposed/chelsea_00.jpg"),
+        ("endo4ie_exp_gt", [], "chelsea_00.jpg"),
+        ("lol", [], "3.png"),
+        ("lol_v2_real", ["data.variant=v2_real"], "low00003.png"),
+        ("lol_v2_synthetic", ["data.variant=v2_synthetic"], "3.png"),
+        ("lol_flat", ["data.variant=flat", "data.val_count=1"], "3.png"),
     ],
 )
 def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_path, capsys):
@@ -255,7 +259,8 @@ def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_pa
     cfg.out, cfg.source, cfg.layout = str(tmp_path / layout), str(tmp_path / "standard"), layout
     out = synth_main(cfg)
     assert f"in the {layout} layout: {out}" in capsys.readouterr().out
-    module = instantiate(compose_data(data, [f"data.root={out}", "data.num_workers=0"], tmp_path).data)
+    overrides = [f"data.root={out}", "data.num_workers=0", *data]
+    module = instantiate(compose_data(layout.split("_")[0], overrides, tmp_path).data)
     module.setup("fit")
     module.setup("test")
     test = module.split_samples("test")

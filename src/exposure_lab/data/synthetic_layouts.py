@@ -5,9 +5,12 @@
   five "experts" are tone renditions of the scene: C is the scene itself (C is the training reference), the
   others apply `EXPERT_TONES`.
 - `endo4ie`: `training|validation|test/{Underexposed,Overexposed,Normal_frames}/<scene>.jpg` from the lowest
-  and the highest EV.
-- `lol`: LOL-v1 `our485|eval15/{low,high}/<n>.png` from the lowest EV (training and validation scenes form
-  our485, testing scenes eval15).
+  and the highest EV; `endo4ie_exp_gt`: `training|validation|test/{exp_images,gt_images}/<scene>.jpg`, the
+  lowest EV for even scenes and the highest for odd ones.
+- `lol` (LOL-v1 `our485|eval15/{low,high}/<n>.png`), `lol_v2_real` (`Real_captured/Train|Test/Low/low<n>.png`
+  ↔ `Normal/normal<n>.png`, five digits), `lol_v2_synthetic` (`Synthetic/Train|Test/{Low,Normal}/<n>.png`) and
+  `lol_flat` (`train_val|test/{low,high}/<n>.png`), all from the lowest EV; training and validation scenes
+  form the training folder, testing scenes the test folder.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from exposure_lab.data.io import decode_image, write_array
 from exposure_lab.data.pairing import split_ev_suffix
 from exposure_lab.errors import DataLayoutError
 
-LAYOUTS = ("afifi", "endo4ie", "lol")
+LAYOUTS = ("afifi", "endo4ie", "endo4ie_exp_gt", "lol", "lol_v2_real", "lol_v2_synthetic", "lol_flat")
 MANIFEST = "MANIFEST.json"
 EXPERT_TONES: dict[str, tuple[float, float]] = {  # expert → (gamma on [0,1], saturation gain)
     "a": (1.15, 0.90),
@@ -80,7 +83,19 @@ def arrange_synthetic_set(source: Path, layout: str, out_dir: Path, progress: bo
 
 
 def _plan(source: Path, layout: str, scenes: Mapping[str, Any]) -> FileMap:
-    planners = {"afifi": _afifi, "endo4ie": _endo4ie, "lol": _lol}
+    planners = {
+        "afifi": _afifi,
+        "endo4ie": _endo4ie,
+        "endo4ie_exp_gt": _endo4ie_exp_gt,
+        "lol": _lol_folders("our485", "eval15", "{}/low/{}.png", "{}/high/{}.png"),
+        "lol_v2_real": _lol_folders(
+            "Real_captured/Train", "Real_captured/Test", "{}/Low/low{:05d}.png", "{}/Normal/normal{:05d}.png"
+        ),
+        "lol_v2_synthetic": _lol_folders(
+            "Synthetic/Train", "Synthetic/Test", "{}/Low/{}.png", "{}/Normal/{}.png"
+        ),
+        "lol_flat": _lol_folders("train_val", "test", "{}/low/{}.png", "{}/high/{}.png"),
+    }
     files: FileMap = {}
     for index, (name, scene) in enumerate(sorted(scenes.items()), start=1):
         inputs = {split_ev_suffix(Path(p).stem)[1]: source / p for p in scene["inputs"]}
@@ -114,7 +129,18 @@ def _endo4ie(files: FileMap, index: int, name: str, split: str, target: Path, in
     files[f"{folder}/Overexposed/{name}.jpg"] = _loader(inputs[max(inputs)])
 
 
-def _lol(files: FileMap, index: int, name: str, split: str, target: Path, inputs: dict) -> None:
-    folder = "eval15" if split == "testing" else "our485"
-    files[f"{folder}/high/{index}.png"] = _loader(target)
-    files[f"{folder}/low/{index}.png"] = _loader(inputs[min(inputs)])
+def _endo4ie_exp_gt(files: FileMap, index: int, name: str, split: str, target: Path, inputs: dict) -> None:
+    folder = _ENDO_SPLITS[split]
+    files[f"{folder}/gt_images/{name}.jpg"] = _loader(target)
+    files[f"{folder}/exp_images/{name}.jpg"] = _loader(inputs[max(inputs) if index % 2 else min(inputs)])
+
+
+def _lol_folders(train: str, test: str, low: str, high: str) -> Callable[..., None]:
+    """A planner writing the lowest-EV input to `low` and the scene to `high` (formats of folder, index)."""
+
+    def plan(files: FileMap, index: int, name: str, split: str, target: Path, inputs: dict) -> None:
+        folder = test if split == "testing" else train
+        files[high.format(folder, index)] = _loader(target)
+        files[low.format(folder, index)] = _loader(inputs[min(inputs)])
+
+    return plan
