@@ -1,4 +1,4 @@
-"""`make bench`: speed of every model config's net and of the metrics on this machine, printed as JSON.
+"""`make bench`: speed of every model config's net, the metrics and data loading on this machine, as JSON.
 
 python -m exposure_lab.bench [--sizes 256 512] [--repeats 5] [--out bench.json]
 """
@@ -6,6 +6,7 @@ python -m exposure_lab.bench [--sizes 256 512] [--repeats 5] [--out bench.json]
 import argparse
 import json
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,36 @@ def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]
     return results
 
 
+def bench_data(repeats: int) -> dict[str, float]:
+    """Training items/s of a paired dataset (a photo as 1000×700 JPEGs, decoded per item, 128 px crops) with
+    random and with screened (patches=online) windows, and the LMSPEC corner search per image at 128/256/512
+    px with the official patch counts."""
+    from skimage import data
+
+    from exposure_lab.data.datasets import PairedImageDataset
+    from exposure_lab.data.io import write_image
+    from exposure_lab.data.patch_rules import PatchRules, choose_corners
+    from exposure_lab.data.samples import Sample
+
+    photo = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
+    scene = torch.nn.functional.interpolate(photo, size=(700, 1000), mode="bicubic")[0].clamp(0, 1)
+    generator = torch.Generator().manual_seed(0)
+    rules = PatchRules()
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        target = write_image(Path(folder) / "scene.jpg", scene)
+        source = write_image(Path(folder) / "scene_N1.jpg", scene * 0.5)
+        samples = [Sample(source, source.name, "scene", target)] * 16
+        for mode, patch_rules in (("random", None), ("online", rules)):
+            dataset = PairedImageDataset(samples, patch_size=128, augment=True, patch_rules=patch_rules)
+            seconds = median_seconds(lambda d=dataset: [d[i] for i in range(len(d))], repeats)
+            results[f"paired_items_per_s_{mode}_128"] = len(samples) / seconds
+    for size, count in ((128, 10), (256, 6), (512, 4)):
+        search = lambda size=size, count=count: choose_corners(scene, size, count, rules, generator)  # noqa: E731
+        results[f"corner_search_ms_{size}_x{count}"] = 1000 * median_seconds(search, repeats)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,6 +125,7 @@ def main() -> None:
         },
         "models": bench_models(args.sizes, args.repeats),
         "metrics": bench_metrics(args.sizes, args.repeats),
+        "data": bench_data(args.repeats),
     }
     text = json.dumps(report, indent=2)
     if args.out:
