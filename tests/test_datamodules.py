@@ -324,3 +324,15 @@ def test_paired_model_on_data_without_reference_images_is_a_clear_error(tmp_path
         cli("train", "data=unpaired", f"data.root={root / 'our485' / 'low'}", *FAST, "trainer.max_epochs=1")
     assert info.value.code == 2
     assert "data 'unpaired' has no reference images; choose a paired data set" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_unpaired_on_the_real_zero_dce_training_images_at_512(tmp_path):
+    folder = SHARED / "data" / "zero_dce_train_2002"
+    if not folder.is_dir():
+        pytest.skip(f"real Zero-DCE training images not found at {folder}")
+    module = datamodule("unpaired", folder, tmp_path, "data.patch_size=512", "data.val_count=1")
+    module.setup("fit")
+    assert len(module.split_samples("train")) + len(module.split_samples("val")) == 501
+    batch = next(iter(module.train_dataloader()))
+    assert batch["input"].shape == (2, 3, 512, 512)

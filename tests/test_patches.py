@@ -302,34 +302,34 @@ def test_cli_extracts_resumes_and_refuses_other_options(cli, afifi_root, tmp_pat
 
 
 @pytest.mark.realdata
-def test_msec_scenes_without_ground_truth_reference_ev_0(tmp_path):
+def test_msec_scenes_without_ground_truth_reference_ev_0(tmp_path, cli):
     if not MSEC.is_dir():
         pytest.skip(f"real MSEC scenes not available at {MSEC}")
-    samples = []
-    for path in list_images(MSEC):
-        scene, ev = split_ev_suffix(path.stem)
-        samples.append(Sample(input=path, name=path.name, scene=scene, ev=ev))
-    options = PatchOptions.from_config(
-        {
-            "sizes": [128, 256],
-            "splits": ["train"],
-            "per_image": {
-                "train": {"128": 4, "256": 2}
-            },  # fewer than the official 10 / 6: PNG writing is slow
-            "patches": {"rule": "lmspec", "reference": "0"},
-        }
+    lines = cli(
+        "data patches",
+        "data=unpaired",
+        f"data.root={MSEC}",
+        "data.val_count=1",
+        "patches.reference=0",
+        "sizes=[128,256]",
+        "splits=[train]",
+        "per_image.train.128=4",  # fewer than the official 10 / 6: PNG writing is slow
+        "per_image.train.256=2",
+        f"out={tmp_path}",
     )
-    manifest = extract_patches({"train": samples}, tmp_path, options, {"name": "msec"}, progress=False)
+    assert lines[-1] == str(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
     summary = manifest["summary"]["train"]
-    assert summary["128"]["scenes"] == summary["256"]["scenes"] == 6
-    assert 0 < summary["128"]["kept"] <= 24 and 0 < summary["256"]["kept"] <= 12
+    assert summary["128"]["scenes"] == summary["256"]["scenes"] == 5  # one of the six scenes is val
+    assert 0 < summary["128"]["kept"] <= 20 and 0 < summary["256"]["kept"] <= 10
     for size in (128, 256):
         input_dir, gt_dir = patch_dirs(tmp_path, "train", size)
         assert not gt_dir.exists() and len(list_images(input_dir)) == 5 * summary[str(size)]["kept"]
-    record = manifest["splits"]["train"]["scenes"]["a0024-_DSC8932"]
-    top, left = record["patches"]["256"]["corners"][0]
-    source = decode_image(MSEC / "a0024-_DSC8932_N1.5.JPG")
+    scene = next(iter(manifest["splits"]["train"]["scenes"]))
+    top, left = manifest["splits"]["train"]["scenes"][scene]["patches"]["256"]["corners"][0]
     input_dir, _ = patch_dirs(tmp_path, "train", 256)
-    np.testing.assert_array_equal(
-        decode_image(input_dir / "a0024-_DSC8932_1_N1.5.png"), source[top : top + 256, left : left + 256]
-    )
+    for suffix in ("N1.5", "0", "P1.5"):
+        source = decode_image(next(MSEC.glob(f"{scene}_{suffix}.JPG")))
+        np.testing.assert_array_equal(
+            decode_image(input_dir / f"{scene}_1_{suffix}.png"), source[top : top + 256, left : left + 256]
+        )
