@@ -311,11 +311,20 @@ def test_offline_patches_follow_the_stage_patch_size(tmp_path, cli):
     loader = module.train_dataloader()
     assert next(iter(loader))["input"].shape == (3, 3, 24, 24)
     assert len(loader.dataset) == 3 * 2 * 5  # 3 training scenes × 2 patches × 5 exposures
+    assert next(iter(module.val_dataloader()))["input"].shape == (1, 3, 40, 48)  # full val images
     module.set_train_patches(32, 2)
     with pytest.raises(
         DataLayoutError, match=r"INPUT_IMAGES_P_32, which does not exist; run `exposure-lab data"
     ):
         module.train_dataloader()
+    on_patches = datamodule(
+        "afifi", root, tmp_path, "patches=offline", f"patches.root={out}", "patches.validate_on_patches=true"
+    )
+    on_patches.setup("fit")
+    val = on_patches.val_dataloader()
+    assert next(iter(val))["input"].shape == (1, 3, 16, 16) and len(val) == 1 * 2 * 5  # 1 val scene
+    on_patches.set_train_patches(24, 2)
+    assert next(iter(on_patches.val_dataloader()))["input"].shape == (1, 3, 24, 24)
 
 
 def test_paired_model_on_data_without_reference_images_is_a_clear_error(tmp_path, cli, capsys):

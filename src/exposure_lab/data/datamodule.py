@@ -185,13 +185,21 @@ class ExposureDataModule(LightningDataModule):
     def _train_samples(self) -> list[Sample]:
         if self.patches["mode"] != "offline":
             return self.split_samples("train")
+        return self._extracted_patches("train")
+
+    def _val_samples(self) -> list[Sample]:
+        if self.patches["mode"] == "offline" and self.patches.get("validate_on_patches"):
+            return self._extracted_patches("val")
+        return self.split_samples("val")
+
+    def _extracted_patches(self, split: str) -> list[Sample]:
         from exposure_lab.data.patches import patch_dirs
 
         if self.patch_size is None:
             raise DataLayoutError(
                 f"{self.name}: patches.mode=offline needs data.patch_size (the patch folder)"
             )
-        input_dir, target_dir = patch_dirs(Path(self.patches["root"]), "train", int(self.patch_size))
+        input_dir, target_dir = patch_dirs(Path(self.patches["root"]), split, int(self.patch_size))
         if not input_dir.is_dir():
             raise DataLayoutError(
                 f"{self.name}: patches.mode=offline expects extracted {self.patch_size} px patches in "
@@ -237,7 +245,7 @@ class ExposureDataModule(LightningDataModule):
         return self._loader(dataset, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.make_dataset(self.split_samples("val"), False), self.val_batch_size, False)
+        return self._loader(self.make_dataset(self._val_samples(), False), self.val_batch_size, False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.make_dataset(self.split_samples("test"), False), self.val_batch_size, False)

@@ -50,12 +50,14 @@ class PatchRules:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PatchRules:
         """Rules from a conf/patches mapping (`rule`, `reference`, `max_tries`, `thresholds.{dark, bright,
-        min_gradient}`; `mode` and `root` are ignored); one DataLayoutError lists every bad key or value."""
+        min_gradient}`; the loader keys `mode`, `root` and `validate_on_patches` are ignored); one
+        DataLayoutError lists every bad key or value."""
         config = plain(config)
         problems = [
             f"unknown key {key!r} (expected rule, reference, max_tries, thresholds)"
             for key in config
-            if key not in ("rule", "reference", "max_tries", "thresholds", "mode", "root")
+            if key
+            not in ("rule", "reference", "max_tries", "thresholds", "mode", "root", "validate_on_patches")
         ]
         thresholds = config.get("thresholds") or {}
         if not isinstance(thresholds, Mapping):
