@@ -28,10 +28,8 @@ class AfifiDataModule(ExposureDataModule):
         name: str = "afifi",
         **options: Any,
     ) -> None:
-        arguments = {**locals(), **options}
-        arguments.pop("options")
         super().__init__(name=name, **options)
-        self.record_arguments(arguments)
+        self.record_arguments(locals())
         self.root = Path(root).expanduser()
         self.gt_expert = gt_expert
         self.experts = tuple(experts)

@@ -82,12 +82,11 @@ class ExposureDataModule(LightningDataModule):
         self._samples: dict[str, list[Sample]] = {}
 
     def record_arguments(self, arguments: Mapping[str, Any]) -> None:
-        """Save every loader setting and a subclass's constructor `arguments` as plain values (checkpoints
-        load with weights_only)."""
-        merged = {**self._base_arguments, **arguments}
-        self.save_hyperparameters(
-            {k: plain(v) for k, v in merged.items() if k not in ("self", "__class__")}, logger=False
-        )
+        """Save every loader setting and a subclass's constructor `arguments` (its `locals()`, whose
+        `**options` are spread out) as plain values, for checkpoints loaded with weights_only."""
+        own = {k: v for k, v in arguments.items() if k not in ("self", "__class__", "options")}
+        merged = {**self._base_arguments, **own, **arguments.get("options", {})}
+        self.save_hyperparameters({k: plain(v) for k, v in merged.items()}, logger=False)
 
     def find_samples(self, split: str) -> list[Sample] | None:
         """The validated samples of `split`; None when the data set has no such split (val is split off)."""

@@ -18,10 +18,8 @@ class Endo4IEDataModule(ExposureDataModule):
     """
 
     def __init__(self, root: str | Path, name: str = "endo4ie", **options: Any) -> None:
-        arguments = {**locals(), **options}
-        arguments.pop("options")
         super().__init__(name=name, **options)
-        self.record_arguments(arguments)
+        self.record_arguments(locals())
         self.root = Path(root).expanduser()
 
     def find_samples(self, split: str) -> list[Sample] | None:

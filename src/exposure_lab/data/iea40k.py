@@ -98,10 +98,8 @@ class IEA40KDataModule(ExposureDataModule):
         name: str = "iea40k",
         **options: Any,
     ) -> None:
-        arguments = {**locals(), **options}
-        arguments.pop("options")
         super().__init__(name=name, **options)
-        self.record_arguments(arguments)
+        self.record_arguments(locals())
         if self.patches["mode"] != "random":
             raise DataLayoutError(
                 f"{name}: only patches=random applies to exposure maps (got {self.patches['mode']})"

@@ -20,12 +20,10 @@ class LOLDataModule(ExposureDataModule):
     """
 
     def __init__(self, root: str | Path, variant: str = "v1", name: str = "lol", **options: Any) -> None:
-        arguments = {**locals(), **options}
-        arguments.pop("options")
         if variant == "flat" and options.get("val_count") is None:
             options["val_count"] = FLAT_VAL_COUNT
         super().__init__(name=name, **options)
-        self.record_arguments(arguments)
+        self.record_arguments(locals())
         self.root = Path(root).expanduser()
         self.variant = variant
 

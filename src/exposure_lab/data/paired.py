@@ -37,10 +37,8 @@ class PairedDataModule(ExposureDataModule):
         name: str = "paired",
         **options: Any,
     ) -> None:
-        arguments = {**locals(), **options}
-        arguments.pop("options")
         super().__init__(name=name, **options)
-        self.record_arguments(arguments)
+        self.record_arguments(locals())
         self.dirs = {
             "test": (as_path(input_dir), as_path(target_dir)),
             "train": (as_path(train_input_dir), as_path(train_target_dir)),

@@ -37,10 +37,8 @@ class UnpairedDataModule(ExposureDataModule):
         name: str = "unpaired",
         **options: Any,
     ) -> None:
-        arguments = {**locals(), **options}
-        arguments.pop("options")
         super().__init__(name=name, **options)
-        self.record_arguments(arguments)
+        self.record_arguments(locals())
         if self.patches["mode"] == "online":
             raise DataLayoutError(
                 f"{name}: patches=online screens crops against a reference image, which unpaired data does "
