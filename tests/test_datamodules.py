@@ -345,3 +345,11 @@ def test_unpaired_on_the_real_zero_dce_training_images_at_512(tmp_path):
     assert len(module.split_samples("train")) + len(module.split_samples("val")) == 501
     batch = next(iter(module.train_dataloader()))
     assert batch["input"].shape == (2, 3, 512, 512)
+
+
+def test_bad_patch_rules_fail_when_the_datamodule_is_built(afifi_root, tmp_path):
+    with pytest.raises(Exception) as info:  # Hydra's InstantiationException; the CLI unwraps it
+        datamodule("afifi", afifi_root, tmp_path, "patches=online", "patches.rule=bogus")
+    assert "patch rules: rule must be one of lmspec, endo_lmspec, got 'bogus'" in str(
+        user_error_of(info.value)
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ from exposure_lab.config import plain
 from exposure_lab.data.datasets import PairedImageDataset
 from exposure_lab.data.io import list_images
 from exposure_lab.data.pairing import split_ev_suffix, subset_of_ev
+from exposure_lab.data.patch_rules import PatchRules
 from exposure_lab.data.samples import Sample, split_by_scene
 from exposure_lab.errors import DataLayoutError
-
-log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 PATCH_MODES = ("random", "online", "offline")
@@ -79,6 +77,7 @@ class ExposureDataModule(LightningDataModule):
                 f"{name}: patches.mode must be one of {', '.join(PATCH_MODES)}, "
                 f"got {self.patches.get('mode')!r}"
             )
+        self.patch_rules = PatchRules.from_config(self.patches) if self.patches["mode"] == "online" else None
         self._samples: dict[str, list[Sample]] = {}
 
     def record_arguments(self, arguments: Mapping[str, Any]) -> None:
@@ -95,9 +94,8 @@ class ExposureDataModule(LightningDataModule):
     def make_dataset(self, samples: Sequence[Sample], training: bool) -> Dataset:
         """The dataset over `samples`: training crops and augmentation when `training`."""
         if training:
-            rules = self._patch_rules() if self.patches["mode"] == "online" else None
             return PairedImageDataset(
-                samples, self.patch_size, self.augment, self.cache_images, patch_rules=rules
+                samples, self.patch_size, self.augment, self.cache_images, patch_rules=self.patch_rules
             )
         return PairedImageDataset(samples, self.val_patch_size, False, self.cache_images)
 
@@ -233,11 +231,6 @@ class ExposureDataModule(LightningDataModule):
                 else f"{self.name}: expected patches in {input_dir}, found none"
             )
         return samples
-
-    def _patch_rules(self) -> Any:
-        from exposure_lab.data.patch_rules import PatchRules
-
-        return PatchRules.from_config({k: v for k, v in self.patches.items() if k not in ("mode", "root")})
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.make_dataset(self._train_samples(), training=True)
