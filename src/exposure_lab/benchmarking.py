@@ -66,14 +66,22 @@ def subset_columns(records: Sequence[dict[str, Any]], metric_names: Sequence[str
     return [f"{subset}/{name}" for subset in subsets for name in SUBSET_METRICS if name in metric_names]
 
 
+def metric_means(
+    records: Sequence[dict[str, Any]], metric_names: Sequence[str], prefix: str = ""
+) -> dict[str, Any]:
+    """Mean of `<prefix><metric>` over the records, and per subset as `<subset>/<metric>` columns."""
+    means: dict[str, Any] = {name: mean_of(records, prefix + name) for name in metric_names}
+    for column in subset_columns(records, metric_names):
+        subset, name = column.split("/")
+        means[column] = mean_of([r for r in records if r.get("subset") == subset], prefix + name)
+    return means
+
+
 def summarise(
     records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module
 ) -> dict[str, Any]:
     """Mean of every metric over images (per-image protocol) and per subset, params, latency per megapixel."""
-    summary: dict[str, Any] = {name: mean_of(records, name) for name in metric_names}
-    for column in subset_columns(records, metric_names):
-        subset, name = column.split("/")
-        summary[column] = mean_of([r for r in records if r.get("subset") == subset], name)
+    summary = metric_means(records, metric_names)
     summary["params"] = count_parameters(net)
     megapixels = sum(r["megapixels"] for r in records)
     summary["latency_ms_per_mp"] = (
@@ -93,18 +101,12 @@ def expert_rows(model: str, records: Sequence[dict[str, Any]], metric_names: Seq
     experts = expert_names(records)
     if not experts:
         return {}
-    subsets = sorted({r.get("subset") or "" for r in records} - {""})
-    rows: dict[str, Any] = {}
-    for expert in [*experts, "mean"]:
-        prefix = "" if expert == "mean" else f"{expert}/"
-        row = {name: mean_of(records, prefix + name) for name in metric_names}
-        for subset in subsets:
-            chosen = [r for r in records if r.get("subset") == subset]
-            row.update(
-                {f"{subset}/{n}": mean_of(chosen, prefix + n) for n in metric_names if n in SUBSET_METRICS}
-            )
-        rows[f"{model} · {expert.replace('_', ' ')}"] = row
-    return rows
+    return {
+        f"{model} · {expert.replace('_', ' ')}": metric_means(
+            records, metric_names, "" if expert == "mean" else f"{expert}/"
+        )
+        for expert in [*experts, "mean"]
+    }
 
 
 def benchmark(
