@@ -121,16 +121,10 @@ class PairedImageDataset(SampleDataset):
         size = self.patch_size
         assert size is not None
         height, width = tensors["input"].shape[-2:]
-        if height < size or width < size:
-            raise DataLayoutError(
-                f"{sample.input}: image is {width}×{height}, smaller than patch_size {size}"
-            )
-        if not self.augment:
-            top, left = (height - size) // 2, (width - size) // 2
-        elif self.patch_rules is not None:
+        screened = self.augment and self.patch_rules is not None
+        top, left = crop_corner(sample.input, height, width, size, randomly=self.augment and not screened)
+        if screened:
             top, left = self._screened_corner(sample, tensors)
-        else:
-            top, left = random_corner(height, width, size)
         return slice(top, top + size), slice(left, left + size)
 
     def _screened_corner(self, sample: Sample, tensors: Mapping[str, torch.Tensor]) -> tuple[int, int]:
@@ -196,14 +190,18 @@ class UnpairedImageDataset(SampleDataset):
         if self.mode == "resize":
             resized = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True)
             return resized[0].clamp(0, 1)
-        height, width = image.shape[-2:]
-        if height < size or width < size:
-            raise DataLayoutError(f"{sample.input}: image is {width}×{height}, smaller than crop size {size}")
-        if self.augment:
-            top, left = random_corner(height, width, size)
-        else:
-            top, left = (height - size) // 2, (width - size) // 2
+        top, left = crop_corner(sample.input, *image.shape[-2:], size, self.augment, size_name="crop size")
         return image[:, top : top + size, left : left + size]
+
+
+def crop_corner(
+    path: Path, height: int, width: int, size: int, randomly: bool, size_name: str = "patch_size"
+) -> tuple[int, int]:
+    """Top-left corner of a `size`×`size` crop of the `height`×`width` image at `path`: uniformly random when
+    `randomly`, else the centre; one-line DataLayoutError when the image is smaller than `size`."""
+    if height < size or width < size:
+        raise DataLayoutError(f"{path}: image is {width}×{height}, smaller than {size_name} {size}")
+    return random_corner(height, width, size) if randomly else ((height - size) // 2, (width - size) // 2)
 
 
 def random_corner(height: int, width: int, size: int) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from exposure_lab.data.datamodule import ExposureDataModule
-from exposure_lab.data.datasets import SampleDataset, metadata, random_corner
+from exposure_lab.data.datasets import SampleDataset, crop_corner, metadata
 from exposure_lab.data.io import array_to_tensor
 from exposure_lab.data.layouts import iea40k_samples, load_iea40k_label
 from exposure_lab.data.samples import Sample
@@ -66,15 +66,7 @@ class ExposureMapDataset(SampleDataset):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         size = self.patch_size
         assert size is not None
-        height, width = image.shape[-2:]
-        if height < size or width < size:
-            raise DataLayoutError(
-                f"{sample.input}: image is {width}×{height}, smaller than patch_size {size}"
-            )
-        if self.augment:
-            top, left = random_corner(height, width, size)
-        else:
-            top, left = (height - size) // 2, (width - size) // 2
+        top, left = crop_corner(sample.input, *image.shape[-2:], size, self.augment)
         window = (..., slice(top, top + size), slice(left, left + size))
         return image[window], label[window]
 
