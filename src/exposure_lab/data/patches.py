@@ -23,12 +23,12 @@ from tqdm import tqdm
 
 from exposure_lab.config import plain
 from exposure_lab.data.io import array_to_tensor, decode_image, write_array
+from exposure_lab.data.layouts.afifi import AFIFI_SPLIT_FOLDERS
 from exposure_lab.data.pairing import split_ev_suffix
 from exposure_lab.data.patch_rules import REASONS, PatchRules, choose_corners
 from exposure_lab.data.samples import Sample
 from exposure_lab.errors import DataLayoutError
 
-SPLIT_FOLDERS = {"train": "training", "val": "validation", "test": "testing"}
 FORMATS = {"png": ".png", "jpg": ".jpg"}
 MANIFEST = "MANIFEST.json"
 _FORMAT = "exposure_lab patches v1"
@@ -52,9 +52,11 @@ _LOADER_KEYS = frozenset(
 def patch_dirs(root: Path, split: str, size: int) -> tuple[Path, Path]:
     """(input, ground-truth) patch folders of `split` and `size` under `root`, named as the official code:
     `root/<training|validation|testing>/{INPUT_IMAGES,GT_IMAGES}_P_<size>`."""
-    if split not in SPLIT_FOLDERS:
-        raise DataLayoutError(f"patches: unknown split {split!r}; expected one of {', '.join(SPLIT_FOLDERS)}")
-    folder = Path(root) / SPLIT_FOLDERS[split]
+    if split not in AFIFI_SPLIT_FOLDERS:
+        raise DataLayoutError(
+            f"patches: unknown split {split!r}; expected one of {', '.join(AFIFI_SPLIT_FOLDERS)}"
+        )
+    folder = Path(root) / AFIFI_SPLIT_FOLDERS[split]
     return folder / f"INPUT_IMAGES_P_{size}", folder / f"GT_IMAGES_P_{size}"
 
 
@@ -84,8 +86,10 @@ class PatchOptions:
             problems.append(f"sizes must be a non-empty list of patch sides >= 2, got {sizes!r}")
             sizes = []
         splits = config.get("splits") or []
-        if not splits or any(s not in SPLIT_FOLDERS for s in splits):
-            problems.append(f"splits must be a non-empty list of {', '.join(SPLIT_FOLDERS)}, got {splits!r}")
+        if not splits or any(s not in AFIFI_SPLIT_FOLDERS for s in splits):
+            problems.append(
+                f"splits must be a non-empty list of {', '.join(AFIFI_SPLIT_FOLDERS)}, got {splits!r}"
+            )
             splits = []
         raw = config.get("per_image") or {}
         per_image: dict[str, dict[int, int]] = {}
