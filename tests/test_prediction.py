@@ -12,6 +12,11 @@ from exposure_lab.data.io import decode_image, read_image, write_image
 from exposure_lab.errors import DataLayoutError, ExposureLabError, ImageReadError
 from exposure_lab.models.baselines import Gamma, Identity
 from exposure_lab.prediction import predict_paths
+from exposure_lab.tasks.paired import PairedRestoration
+
+def task_of(net: torch.nn.Module, tile_size: int | None = None, tile_overlap: int = 32) -> PairedRestoration:
+    return PairedRestoration(net, tile_size=tile_size, tile_overlap=tile_overlap)
+
 
 SIZES = {"b_photo.jpg": (41, 29), "a_scan.png": (37, 53), "c_frame.PNG": (30, 45)}
 
@@ -34,7 +39,7 @@ def folder(tmp_path: Path) -> Path:
 
 def test_folder_keeps_names_extensions_and_sizes(folder, tmp_path):
     out = tmp_path / "out" / "nested"
-    written = predict_paths(Gamma(2.2), folder, out)
+    written = predict_paths(task_of(Gamma(2.2)), folder, out)
     assert [p.name for p in written] == sorted(SIZES)
     assert sorted(p.name for p in out.iterdir()) == sorted(SIZES)
     for path in written:
@@ -45,21 +50,21 @@ def test_folder_keeps_names_extensions_and_sizes(folder, tmp_path):
 
 
 def test_single_file_goes_into_the_output_folder(folder, tmp_path):
-    written = predict_paths(Identity(), folder / "a_scan.png", tmp_path / "single")
+    written = predict_paths(task_of(Identity()), folder / "a_scan.png", tmp_path / "single")
     assert written == [tmp_path / "single" / "a_scan.png"]
     assert torch.equal(read_image(written[0]), read_image(folder / "a_scan.png"))
 
 
 def test_tiled_prediction_matches_untiled_for_a_pointwise_net(folder, tmp_path):
-    whole = predict_paths(Gamma(), folder, tmp_path / "whole")
-    tiled = predict_paths(Gamma(), folder, tmp_path / "tiled", tile_size=16, tile_overlap=4)
+    whole = predict_paths(task_of(Gamma()), folder, tmp_path / "whole")
+    tiled = predict_paths(task_of(Gamma(), tile_size=16, tile_overlap=4), folder, tmp_path / "tiled")
     for a, b in zip(whole, tiled, strict=True):
         assert torch.equal(read_image(a), read_image(b))
 
 
 def test_sixteen_bit_png_stays_sixteen_bit(tmp_path):
     source = write_image(tmp_path / "in" / "deep.png", torch.rand(3, 21, 33), bits=16)
-    (written,) = predict_paths(Identity(), source.parent, tmp_path / "out")
+    (written,) = predict_paths(task_of(Identity()), source.parent, tmp_path / "out")
     array = decode_image(written)
     assert array.dtype == np.uint16
     assert np.array_equal(array, decode_image(source))
@@ -68,9 +73,9 @@ def test_sixteen_bit_png_stays_sixteen_bit(tmp_path):
 def test_refuses_to_write_into_the_input_folder(folder):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     with pytest.raises(ExposureLabError, match="input"):
-        predict_paths(Identity(), folder, folder)
+        predict_paths(task_of(Identity()), folder, folder)
     with pytest.raises(ExposureLabError, match="input"):
-        predict_paths(Identity(), folder / "a_scan.png", folder / ".")
+        predict_paths(task_of(Identity()), folder / "a_scan.png", folder / ".")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
@@ -78,7 +83,7 @@ def test_corrupt_file_is_named_and_earlier_outputs_stay(folder, tmp_path):
     (folder / "b_photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 20)
     out = tmp_path / "out"
     with pytest.raises(ImageReadError, match=re.escape(str(folder / "b_photo.jpg"))):
-        predict_paths(Identity(), folder, out)
+        predict_paths(task_of(Identity()), folder, out)
     assert torch.equal(read_image(out / "a_scan.png"), read_image(folder / "a_scan.png"))
     assert not (out / "b_photo.jpg").exists()
     assert not (out / "c_frame.PNG").exists()
@@ -86,10 +91,10 @@ def test_corrupt_file_is_named_and_earlier_outputs_stay(folder, tmp_path):
 
 def test_missing_input_empty_folder_and_non_image_file_are_user_errors(tmp_path):
     with pytest.raises(DataLayoutError, match="nowhere"):
-        predict_paths(Identity(), tmp_path / "nowhere", tmp_path / "out")
+        predict_paths(task_of(Identity()), tmp_path / "nowhere", tmp_path / "out")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataLayoutError, match="empty"):
-        predict_paths(Identity(), tmp_path / "empty", tmp_path / "out")
+        predict_paths(task_of(Identity()), tmp_path / "empty", tmp_path / "out")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ImageReadError, match=re.escape(str(tmp_path / "notes.txt"))):
-        predict_paths(Identity(), tmp_path / "notes.txt", tmp_path / "out")
+        predict_paths(task_of(Identity()), tmp_path / "notes.txt", tmp_path / "out")

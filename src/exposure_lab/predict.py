@@ -19,14 +19,8 @@ def main(cfg: DictConfig) -> None:
     if not cfg.get("input") or not cfg.get("output"):
         raise ExposureLabError("predict needs input=<file or folder> and output=<folder>")
     task = load_task(cfg.ckpt_path)[0] if cfg.get("ckpt_path") else build_task(cfg.model)
-    written = predict_paths(
-        task.net,
-        Path(cfg.input),
-        Path(cfg.output),
-        tile_size=cfg.tile_size,
-        tile_overlap=cfg.tile_overlap,
-        device=cfg.device,
-    )
+    task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    written = predict_paths(task, Path(cfg.input), Path(cfg.output), device=cfg.device)
     print(f"wrote {len(written)} image(s)")
     print(Path(cfg.output).resolve())
 

@@ -9,7 +9,6 @@ from tqdm.auto import tqdm
 
 from exposure_lab.data.io import IMAGE_EXTENSIONS, array_to_tensor, decode_image, list_images, write_image
 from exposure_lab.errors import DataLayoutError, ExposureLabError, ImageReadError
-from exposure_lab.inference import enhance
 
 _SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 
@@ -31,19 +30,17 @@ def _inputs(input: Path) -> list[Path]:
 
 
 def predict_paths(
-    net: nn.Module,
+    task: nn.Module,
     input: Path | str,
     output: Path | str,
-    tile_size: int | None = None,
-    tile_overlap: int = 32,
     device: str | torch.device = "cpu",
 ) -> list[Path]:
     """Enhance an image file, or every image in a folder (sorted, not recursive), into the folder `output`.
 
     Each result keeps its input's file name and extension and is written atomically, clamped to [0,1]: 16-bit
     when the input is a 16-bit PNG/TIFF, else 8-bit. `output` is created; it may not be the folder holding the
-    inputs (nothing is overwritten). The net is moved to `device`, put in eval mode and run through
-    `inference.enhance` (tiled when `tile_size` is set). A file that cannot be decoded raises ImageReadError
+    inputs (nothing is overwritten). `task` maps (1,3,H,W) in [0,1] to the enhanced (1,3,H,W) — a task's
+    forward, which pads and tiles as its own settings say; it is moved to `device` and put in eval mode. A file that cannot be decoded raises ImageReadError
     naming it; results written before it stay. Returns the written paths in input order.
     """
     input, output = Path(input), Path(output)
@@ -56,12 +53,13 @@ def predict_paths(
             f"{output}: output folder is the folder of the inputs; choose another so no input is overwritten"
         )
     output.mkdir(parents=True, exist_ok=True)
-    net = net.to(device).eval()
+    task = task.to(device).eval()
     written = []
     for path in tqdm(paths, desc="predict", unit="img", disable=len(paths) < 2):
         array = decode_image(path)
         x = array_to_tensor(array).unsqueeze(0).to(device)
-        y = enhance(net, x, tile_size=tile_size, tile_overlap=tile_overlap)[0].clamp(0.0, 1.0)
+        with torch.inference_mode():
+            y = task(x)[0].clamp(0.0, 1.0)
         bits = 16 if array.dtype == np.uint16 and path.suffix.lower() in _SIXTEEN_BIT_SUFFIXES else 8
         written.append(write_image(output / path.name, y, bits=bits))
     return written
