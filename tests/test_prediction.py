@@ -14,6 +14,7 @@ from exposure_lab.models.baselines import Gamma, Identity
 from exposure_lab.prediction import predict_paths
 from exposure_lab.tasks.paired import PairedRestoration
 
+
 def task_of(net: torch.nn.Module, tile_size: int | None = None, tile_overlap: int = 32) -> PairedRestoration:
     return PairedRestoration(net, tile_size=tile_size, tile_overlap=tile_overlap)
 

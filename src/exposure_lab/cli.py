@@ -18,13 +18,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "assess": (
         "exposure_lab.assess",
-        "pixel-level exposure maps: exposure-lab assess ckpt_path=<assessor ckpt> input=<file|dir> output=<dir>",
+        "exposure maps: exposure-lab assess ckpt_path=<assessor ckpt> input=<file|dir> output=<dir>",
     ),
     "import": (
         "exposure_lab.importing",
         "convert official weights: exposure-lab import <model> <official .pth> [out=<ckpt>]",
     ),
-    "bench": ("exposure_lab.bench", "speed of nets on this machine as JSON: exposure-lab bench [model=<name>]"),
+    "bench": (
+        "exposure_lab.bench",
+        "speed of nets on this machine as JSON: exposure-lab bench [model=<name>]",
+    ),
     "data patches": (
         "exposure_lab.extract_patches",
         "cut training patches offline: exposure-lab data patches data=<name> sizes=[128,256,512]",

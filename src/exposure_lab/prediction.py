@@ -39,9 +39,10 @@ def predict_paths(
 
     Each result keeps its input's file name and extension and is written atomically, clamped to [0,1]: 16-bit
     when the input is a 16-bit PNG/TIFF, else 8-bit. `output` is created; it may not be the folder holding the
-    inputs (nothing is overwritten). `task` maps (1,3,H,W) in [0,1] to the enhanced (1,3,H,W) — a task's
-    forward, which pads and tiles as its own settings say; it is moved to `device` and put in eval mode. A file that cannot be decoded raises ImageReadError
-    naming it; results written before it stay. Returns the written paths in input order.
+    inputs (nothing is overwritten). `task` maps (1,3,H,W) in [0,1] to the enhanced (1,3,H,W): a task's
+    forward, which pads and tiles as its own settings say; it is moved to `device` and put in eval mode. A
+    file that cannot be decoded raises ImageReadError naming it; results written before it stay. Returns the
+    written paths in input order.
     """
     input, output = Path(input), Path(output)
     paths = _inputs(input)
