@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from exposure_lab import __version__
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.tasks.paired import CHECKPOINT_CONFIG_KEY
@@ -49,8 +50,22 @@ def load_task(path: str | Path) -> tuple[L.LightningModule, dict[str, Any]]:
     return task, stored
 
 
-def compose_model_config(name: str) -> DictConfig:
-    """The `conf/model/<name>.yaml` config (defaults applied), e.g. a classical baseline."""
+def write_checkpoint(task: L.LightningModule, stored: dict[str, Any], path: str | Path) -> Path:
+    """Save `task`'s weights with the config `stored` (at least `model` and `model_name`) in the checkpoint
+    format `load_task` reads; written to a temporary file first, so an interrupted write leaves nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(
+        {"state_dict": task.state_dict(), CHECKPOINT_CONFIG_KEY: {"version": __version__, **stored}}, partial
+    )
+    partial.replace(path)
+    return path
+
+
+def compose_model_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The `conf/model/<name>.yaml` config (defaults applied), e.g. a classical baseline; `overrides` are
+    Hydra overrides of that config such as `model.net.scale_factor=12`."""
     available = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
     if name not in available:
         raise ExposureLabError(f"unknown model {name!r}: not a checkpoint file nor one of {available}")
@@ -62,7 +77,7 @@ def compose_model_config(name: str) -> DictConfig:
     else:
         context = initialize_config_dir(config_dir=str(config_dir()), version_base="1.3")
     with context:
-        return compose(config_name="model_only", overrides=[f"model={name}"]).model
+        return compose(config_name="model_only", overrides=[f"model={name}", *overrides]).model
 
 
 def load_model(spec: str) -> tuple[str, L.LightningModule]:

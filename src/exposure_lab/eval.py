@@ -19,6 +19,8 @@ def main(cfg: DictConfig) -> None:
     save_resolved_config(cfg, out_dir)
     task, stored = load_task(cfg.ckpt_path)
     task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    if not cfg.get("data") and not stored.get("data"):
+        raise ExposureLabError(f"{cfg.ckpt_path}: imported weights carry no data config; pass data=<name>")
     data_cfg = cfg.data if cfg.get("data") else OmegaConf.create(stored["data"])
     datamodule = hydra.utils.instantiate(data_cfg)
     suite = hydra.utils.instantiate(cfg.metrics)
