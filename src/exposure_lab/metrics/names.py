@@ -7,6 +7,9 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "ssim": True,
     "lpips": False,
     "mae": False,
+    "plcc": True,
+    "srcc": True,
+    "exposure_score": True,
     "params": False,
     "latency_ms_per_mp": False,
 }

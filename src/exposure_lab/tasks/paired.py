@@ -15,6 +15,7 @@ from exposure_lab.data.io import write_image
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import enhance, primary_output
 from exposure_lab.losses import WeightedLoss
+from exposure_lab.losses.exposure_assessment import ExposureAssessmentLoss
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -26,7 +27,9 @@ class PairedRestoration(L.LightningModule):
 
     Metrics come from a `MetricSuite` set with `set_metric_suite` (the run's protocol, not the model's), so a
     checkpoint can be scored under any protocol. Every test image's scores are kept in `test_records`, and
-    its output is saved as `<prediction_dir>/<input stem>.png` when `prediction_dir` is set.
+    its output is saved as `<prediction_dir>/<input stem>.png` when `prediction_dir` is set. With
+    `assessor_ckpt` and a non-zero `assessor_weight`, training adds `assessor_weight` · mean |R| of the output
+    by that frozen exposure assessor (`losses.exposure_assessment`).
     """
 
     def __init__(
@@ -40,10 +43,16 @@ class PairedRestoration(L.LightningModule):
         train_metrics: Sequence[str] = ("psnr", "ssim"),
         tile_size: int | None = None,
         tile_overlap: int = 32,
+        assessor_ckpt: str | None = None,
+        assessor_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.net = net
         self.loss = WeightedLoss(losses or {})
+        self.assessor_weight = float(assessor_weight)
+        self.exposure_assessment = (
+            ExposureAssessmentLoss(assessor_ckpt) if assessor_ckpt and self.assessor_weight else None
+        )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_monitor = scheduler_monitor
@@ -88,6 +97,9 @@ class PairedRestoration(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         pred = primary_output(self.net(batch["input"]))
         total, terms = self.loss(pred, batch["target"])
+        if self.exposure_assessment is not None:
+            terms["exposure_assessment"] = self.exposure_assessment(pred)
+            total = total + self.assessor_weight * terms["exposure_assessment"]
         batch_size = pred.shape[0]
         self.log("train/loss", total, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
         for name, value in terms.items():
@@ -100,7 +112,10 @@ class PairedRestoration(L.LightningModule):
         return total
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._score_and_log("val", batch)
+        pred = self._score_and_log("val", batch)
+        if self.loss.weights:  # val/loss of the clamped full-image output, for the training curves
+            total, _ = self.loss(pred, batch["target"])
+            self.log("val/loss", total, batch_size=pred.shape[0], sync_dist=True)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._score_and_log("test", batch, keep_records=True)
@@ -117,7 +132,7 @@ class PairedRestoration(L.LightningModule):
             raise RuntimeError("set_metric_suite() must be called before validation or test")
         self.metric_suite.to(self.device)
 
-    def _score_and_log(self, stage: str, batch: dict[str, Any], keep_records: bool = False) -> None:
+    def _score_and_log(self, stage: str, batch: dict[str, Any], keep_records: bool = False) -> Tensor:
         start = time.perf_counter()
         pred = self(batch["input"])
         if pred.is_cuda:
@@ -157,6 +172,7 @@ class PairedRestoration(L.LightningModule):
         if keep_records:
             flat = {f"{expert}/{name}": v for expert, named in by_expert.items() for name, v in named.items()}
             self._keep_records(batch, {**scores, **flat}, pred, seconds)
+        return pred
 
     @staticmethod
     def _subset_indices(subsets: Sequence[str], device: torch.device) -> list[tuple[str | None, Tensor]]:
