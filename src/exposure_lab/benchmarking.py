@@ -4,13 +4,20 @@ import contextlib
 import logging
 import math
 import re
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
+from exposure_lab.data.io import write_image
+from exposure_lab.metrics.assessor_score import WithAssessorScore
+from exposure_lab.metrics.no_reference import NoReferenceSuite
 from exposure_lab.tables import write_results, write_table
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,50 @@ def score_task(
         )
     trainer.test(task, datamodule=datamodule, verbose=False)
     return list(task.test_records)
+
+
+def score_without_reference(
+    task: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    suite: NoReferenceSuite,
+    grid_dir: Path,
+    accelerator: str = "cpu",
+    prediction_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Run `task` over a test split without targets; one record of `suite`'s measures per image.
+
+    Every image's before/after grid (input | output) is written to `grid_dir/<input stem>.png`, and its
+    output to `prediction_dir/<input stem>.png` when that is set.
+    """
+    use_cuda = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    device = torch.device("cuda" if use_cuda else "cpu")
+    task = task.to(device).eval()
+    suite.to(device)
+    records = []
+    with torch.inference_mode():
+        for batch in tqdm(datamodule.test_dataloader(), desc="no-reference eval", unit="batch"):
+            x = batch["input"].to(device)
+            start = time.perf_counter()
+            pred = task(x).clamp(0, 1)
+            if pred.is_cuda:
+                torch.cuda.synchronize(pred.device)
+            seconds = time.perf_counter() - start
+            scores = suite(pred, x)
+            for i, name in enumerate(batch["name"]):
+                stem = Path(name).with_suffix(".png")
+                write_image(grid_dir / stem, torch.cat([x[i], F.pad(pred[i], (4, 0), value=1.0)], -1))
+                if prediction_dir is not None:
+                    write_image(prediction_dir / stem, pred[i])
+                records.append(
+                    {
+                        "name": name,
+                        "subset": (batch.get("subset") or [""] * len(x))[i],
+                        **{metric: float(values[i]) for metric, values in scores.items()},
+                        "megapixels": x.shape[-2] * x.shape[-1] / 1e6,
+                        "seconds": seconds / len(x),
+                    }
+                )
+    return records
 
 
 SUBSET_METRICS = ("psnr", "ssim")
@@ -116,22 +167,35 @@ def benchmark(
     out_dir: Path,
     accelerator: str = "cpu",
     save_images: bool = False,
+    no_reference: NoReferenceSuite | None = None,
 ) -> str:
     """Score every (name, task) on the test split; write results.{json,csv,md} and per_image.csv to `out_dir`.
 
-    With `save_images`, every output is also written to `out_dir/images/<model>/<input stem>.png`.
+    With `save_images`, every output is also written to `out_dir/images/<model>/<input stem>.png`. Data
+    without targets (`target_kind` None: DICM, LIME…) is scored with the `no_reference` measures (default
+    `NoReferenceSuite()`) instead of `suite`, and before/after grids go to `out_dir/grids/<model>/`.
     Returns the Markdown table (protocol line first).
     """
     datamodule.prepare_data()
     datamodule.setup("test")
+    without_reference = getattr(datamodule, "target_kind", "image") is None
+    if without_reference:
+        suite = no_reference or NoReferenceSuite()
+    elif no_reference is not None and no_reference.assessor is not None:
+        suite = WithAssessorScore(suite, no_reference.assessor)
     results: dict[str, dict[str, Any]] = {}
     by_expert: dict[str, dict[str, Any]] = {}
     per_image: list[dict[str, Any]] = []
     for name, task in tasks:
         log.info("scoring %s", name)
+        folder = re.sub(r"[^\w.-]+", "_", name).strip("_")
         if save_images:
-            task.prediction_dir = out_dir / "images" / re.sub(r"[^\w.-]+", "_", name).strip("_")
-        records = score_task(task, datamodule, suite, accelerator)
+            task.prediction_dir = out_dir / "images" / folder
+        if without_reference:
+            grids, predictions = out_dir / "grids" / folder, getattr(task, "prediction_dir", None)
+            records = score_without_reference(task, datamodule, suite, grids, accelerator, predictions)
+        else:
+            records = score_task(task, datamodule, suite, accelerator)
         results[name] = summarise(records, suite.names, task.net)
         by_expert.update(expert_rows(name, records, suite.names))
         per_image.extend({"model": name, **record} for record in records)
@@ -149,6 +213,9 @@ def benchmark(
     if experts:
         letters = ", ".join(expert.removeprefix("expert_") for expert in experts)
         header += f", each scored against experts {letters} and averaged over them"
+    for name, task in tasks:  # models with their own inference protocol (LMSPEC) say which one ran
+        if callable(getattr(task, "describe_inference", None)):
+            header += f" | {name} inference: {task.describe_inference()}"
     markdown = write_results(out_dir, results, per_image, protocol=header, columns=columns)
     if not by_expert:
         return markdown

@@ -37,10 +37,19 @@ def build_task(model_cfg: DictConfig | dict[str, Any]) -> L.LightningModule:
     return hydra.utils.instantiate(model_cfg, _convert_="partial")
 
 
-def load_task(path: str | Path) -> tuple[L.LightningModule, dict[str, Any]]:
-    """Task rebuilt from the checkpoint's stored model config, with its weights; also the stored config."""
+def load_task(
+    path: str | Path, overrides: DictConfig | dict[str, Any] | None = None
+) -> tuple[L.LightningModule, dict[str, Any]]:
+    """Task rebuilt from the checkpoint's stored model config, with its weights; also the stored config.
+
+    `overrides` (the command line's `+model.<key>=<value>`, e.g. LMSPEC's `pyramid_scales`) are merged into
+    the stored model config first; the returned config holds the merged model config.
+    """
     checkpoint = read_checkpoint(path)
     stored = checkpoint[CHECKPOINT_CONFIG_KEY]
+    if overrides:
+        model = OmegaConf.merge(OmegaConf.create(stored["model"]), overrides)
+        stored = {**stored, "model": OmegaConf.to_container(model, resolve=True)}
     task = build_task(OmegaConf.create(stored["model"]))
     try:
         task.load_state_dict(checkpoint["state_dict"])
@@ -80,10 +89,13 @@ def compose_model_config(name: str, overrides: list[str] | tuple[str, ...] = ())
         return compose(config_name="model_only", overrides=[f"model={name}", *overrides]).model
 
 
-def load_model(spec: str) -> tuple[str, L.LightningModule]:
-    """(display name, task) from a checkpoint path or a model config name."""
+def load_model(
+    spec: str, overrides: DictConfig | dict[str, Any] | None = None
+) -> tuple[str, L.LightningModule]:
+    """(display name, task) from a checkpoint path or a model config name; `overrides` (see `load_task`) apply
+    to checkpoints only."""
     if spec.endswith(".ckpt") or Path(spec).is_file():
-        task, stored = load_task(spec)
+        task, stored = load_task(spec, overrides)
         model_name = stored.get("model_name") or Path(spec).stem
         return f"{model_name} ({Path(spec).name})", task
     return spec, build_task(compose_model_config(spec))

@@ -7,6 +7,7 @@ from exposure_lab.benchmarking import benchmark
 from exposure_lab.checkpoints import load_task
 from exposure_lab.config import config_dir, register_resolvers
 from exposure_lab.errors import ExposureLabError, exit_on_user_error
+from exposure_lab.metrics.no_reference import no_reference_suite
 from exposure_lab.runs import run_dir, save_resolved_config
 
 
@@ -17,7 +18,7 @@ def main(cfg: DictConfig) -> None:
         raise ExposureLabError("eval needs ckpt_path=<checkpoint file>")
     out_dir = run_dir()
     save_resolved_config(cfg, out_dir)
-    task, stored = load_task(cfg.ckpt_path)
+    task, stored = load_task(cfg.ckpt_path, cfg.get("model"))  # +model.<key>=<value> overrides
     task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     if not cfg.get("data") and not stored.get("data"):
         raise ExposureLabError(f"{cfg.ckpt_path}: imported weights carry no data config; pass data=<name>")
@@ -33,6 +34,7 @@ def main(cfg: DictConfig) -> None:
             out_dir,
             accelerator=cfg.accelerator,
             save_images=cfg.save_images,
+            no_reference=no_reference_suite(**cfg.no_reference),
         )
     )
     print(out_dir)

@@ -1,4 +1,4 @@
-"""`exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|folder> output=<folder>`."""
+"""`exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|folder|video> output=<folder|video>`."""
 
 from pathlib import Path
 
@@ -9,17 +9,28 @@ from exposure_lab.checkpoints import build_task, load_task
 from exposure_lab.config import config_dir, register_resolvers
 from exposure_lab.errors import ExposureLabError, exit_on_user_error
 from exposure_lab.prediction import predict_paths
+from exposure_lab.video import enhance_video, is_video
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    if bool(cfg.get("ckpt_path")) == bool(cfg.get("model")):
+    model = cfg.get("model")
+    # With a checkpoint, `model` holds only `+model.<key>=<value>` overrides of its stored model config.
+    if bool(cfg.get("ckpt_path")) == bool(model and "_target_" in model):
         raise ExposureLabError("predict needs exactly one of ckpt_path=<checkpoint> or model=<model name>")
     if not cfg.get("input") or not cfg.get("output"):
         raise ExposureLabError("predict needs input=<file or folder> and output=<folder>")
-    task = load_task(cfg.ckpt_path)[0] if cfg.get("ckpt_path") else build_task(cfg.model)
+    task = load_task(cfg.ckpt_path, model)[0] if cfg.get("ckpt_path") else build_task(model)
     task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    if is_video(cfg.input):
+        report = enhance_video(
+            task, Path(cfg.input), Path(cfg.output), device=cfg.device, batch_size=cfg.video_batch_size
+        )
+        (width, height), fps = report.size, float(report.fps)
+        print(f"wrote {report.frames} frames, {width}x{height} at {fps:g} fps; audio: {report.audio}")
+        print(report.path.resolve())
+        return
     written = predict_paths(task, Path(cfg.input), Path(cfg.output), device=cfg.device)
     print(f"wrote {len(written)} image(s)")
     print(Path(cfg.output).resolve())

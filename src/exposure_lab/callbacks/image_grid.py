@@ -13,7 +13,8 @@ from exposure_lab.data.io import write_image
 
 
 class ImageGridCallback(L.Callback):
-    """After each validation epoch, save input | output | target | |error| rows for fixed val samples as PNG.
+    """After each validation epoch, save input | output | target | |error| rows for fixed val samples as PNG
+    (input | output for data without targets).
 
     The samples are `num_samples` validation images spread evenly over the set (fixed across epochs, so
     several scenes and exposures show); every panel is resized
@@ -51,11 +52,11 @@ class ImageGridCallback(L.Callback):
             for sample in self._fixed_samples(trainer):
                 image = sample["input"].to(pl_module.device)[None]
                 output = pl_module(image)[0]
-                target = sample["target"].to(pl_module.device)
-                error = ((output - target).abs() * self.error_gain).clamp(0, 1)
-                rows.append(
-                    torch.cat([self._panel(t.float().cpu()) for t in (image[0], output, target, error)], -1)
-                )
+                panels = [image[0], output]
+                if "target" in sample:
+                    target = sample["target"].to(pl_module.device)
+                    panels += [target, ((output - target).abs() * self.error_gain).clamp(0, 1)]
+                rows.append(torch.cat([self._panel(t.float().cpu()) for t in panels], -1))
         if not rows:
             return
         width = max(row.shape[-1] for row in rows)
