@@ -74,3 +74,12 @@ def test_assess_npy_maps_and_bad_arguments(tmp_path):
         run_cli("assess", f"ckpt_path={ckpt}", f"input={image}", run)
     with pytest.raises(SystemExit):
         run_cli("assess", f"ckpt_path={ckpt}", f"input={image}", f"output={out}", "map_format=tiff", run)
+
+
+def test_predict_refuses_an_assessor_checkpoint(tmp_path, capsys):
+    ckpt = tiny_assessor_checkpoint(tmp_path / "assessor.ckpt")
+    write_image(tmp_path / "one.png", torch.rand(3, 16, 16))
+    with pytest.raises(SystemExit):
+        run_cli("predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'one.png'}", f"output={tmp_path / 'out'}")
+    assert "an exposure assessor gives maps, not images; use `assess`" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,10 @@ def main(cfg: DictConfig) -> None:
     if not cfg.get("input") or not cfg.get("output"):
         raise ExposureLabError("predict needs input=<file or folder> and output=<folder>")
     task = load_task(cfg.ckpt_path, model)[0] if cfg.get("ckpt_path") else build_task(model)
+    if hasattr(task, "residual_map"):
+        raise ExposureLabError(
+            f"{cfg.ckpt_path or cfg.model}: an exposure assessor gives maps, not images; use `assess`"
+        )
     task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     if is_video(cfg.input):
         report = enhance_video(

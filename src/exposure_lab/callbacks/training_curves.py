@@ -55,15 +55,19 @@ class TrainingCurvesCallback(L.Callback):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        figure, axes = plt.subplots(
-            1, len(self.metrics), figsize=(4.5 * len(self.metrics), 3.5), squeeze=False
-        )
         epochs = [row["epoch"] for row in self.history]
-        for axis, metric in zip(axes[0], self.metrics, strict=True):
+        curves: dict[str, dict[str, list[float]]] = {}
+        for metric in self.metrics:
             for stage in ("train", "val"):
                 values = [row.get(f"{stage}/{metric}", math.nan) for row in self.history]
-                if not all(math.isnan(v) for v in values):
-                    axis.plot(epochs, values, marker="o", markersize=3, label=stage)
+                if not all(math.isnan(v) for v in values):  # e.g. no PSNR for unpaired data
+                    curves.setdefault(metric, {})[stage] = values
+        if not curves:
+            return
+        figure, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.5), squeeze=False)
+        for axis, (metric, by_stage) in zip(axes[0], curves.items(), strict=True):
+            for stage, values in by_stage.items():
+                axis.plot(epochs, values, marker="o", markersize=3, label=stage)
             axis.set_title(metric.upper() if metric != "loss" else "loss")
             axis.set_xlabel("epoch")
             axis.grid(alpha=0.3)

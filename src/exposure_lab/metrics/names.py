@@ -7,6 +7,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "ssim": True,
     "lpips": False,
     "mae": False,
+    "loss": False,
     "plcc": True,
     "srcc": True,
     "exposure_score": True,
