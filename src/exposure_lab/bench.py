@@ -1,27 +1,90 @@
-"""`make bench`: speed of every model config's net, the metrics and data loading on this machine, as JSON.
+"""`make bench` / `exposure-lab bench [key=value ...]`: cost of the model configs' nets, the metrics and data
+loading on this machine, as JSON.
 
-python -m exposure_lab.bench [--sizes 256 512] [--repeats 5] [--out bench.json]
+Keys (all optional):
+  model=<name> | models=[a,b]   only these conf/model configs (then no metric and data sections)
+  sizes=[256,512]               square forward sizes
+  repeats=5                     timed calls per measurement (median) …
+  time_budget_s=10              … fewer (at least one) when they would take longer than this
+  max_gmacs=<G>                 skip a timing whose one call costs more GMACs (a training step counts 3× its
+                                forward); default: no limit for named models, 150 for all configs
+  train_size=128 train_batch=4  training-throughput batch
+  out=<file.json>               also write the JSON here
+Peak memory (during the first forward call): CUDA's max allocated bytes, or on Linux CPUs the growth of the
+resident set's high-water mark.
 """
 
-import argparse
+import copy
+import ctypes
 import json
 import platform
+import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
+from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
 
 from exposure_lab.benchmarking import count_parameters
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.config import config_dir
+from exposure_lab.errors import ExposureLabError, exit_on_user_error, user_error_of
 from exposure_lab.inference import enhance, primary_output
 
+ALL_MODELS_MAX_GMACS = 150.0
+DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "models": None,
+    "sizes": [256, 512],
+    "repeats": 5,
+    "max_gmacs": None,
+    "train_size": 128,
+    "train_batch": 4,
+    "time_budget_s": 10.0,
+    "out": None,
+}
 
-def median_seconds(function: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `function` over `repeats` calls after one warm-up call."""
-    function()
+
+def parse_arguments(argv: list[str]) -> dict[str, Any]:
+    """`key=value` arguments (YAML values, e.g. sizes=[256,512]) merged over `DEFAULTS`."""
+    pairs = [arg.lstrip("+") for arg in argv]
+    malformed = [arg for arg in pairs if "=" not in arg]
+    if malformed:
+        raise ExposureLabError(
+            f"bench: arguments are key=value, got {malformed}; see `exposure-lab bench --help`"
+        )
+    given = OmegaConf.to_container(OmegaConf.from_dotlist(pairs))
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ExposureLabError(f"bench: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
+    options = {**DEFAULTS, **given}
+    if options["max_gmacs"] is None:
+        options["max_gmacs"] = float("inf") if options["model"] or options["models"] else ALL_MODELS_MAX_GMACS
+    if isinstance(options["sizes"], int):
+        options["sizes"] = [options["sizes"]]
+    return options
+
+
+def median_seconds(
+    function: Callable[[], object],
+    repeats: int,
+    budget_s: float = float("inf"),
+    first_call_s: float | None = None,
+) -> float:
+    """Median wall time of `function` over `repeats` calls after a warm-up call (skipped when the caller
+    already made one, taking `first_call_s`); fewer calls (at least one) when the warm-up shows that
+    `repeats` would exceed `budget_s`."""
+    if first_call_s is None:
+        start = time.perf_counter()
+        function()
+        first_call_s = time.perf_counter() - start
+    if first_call_s * repeats > budget_s:
+        repeats = max(1, int(budget_s / first_call_s))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -30,34 +93,116 @@ def median_seconds(function: Callable[[], object], repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def bench_net(net: torch.nn.Module, sizes: list[int], repeats: int) -> dict[str, float]:
-    """Forward latency (ms) at each square size; training images/s at 64×64, batch 8, when trainable."""
-    entry: dict[str, float] = {"params": count_parameters(net)}
+def count_macs(net: torch.nn.Module, size: int) -> float:
+    """Multiply-accumulates of one forward pass on a (1,3,size,size) image (FlopCounterMode: convolutions and
+    matrix products; element-wise ops and pooling are not counted). Counted on the meta device, or on a real
+    image for nets whose forward needs values (e.g. `.item()`)."""
+    try:
+        meta = copy.deepcopy(net).to("meta")
+        with FlopCounterMode(display=False) as counter:
+            primary_output(meta(torch.empty(1, 3, size, size, device="meta")))
+    except (NotImplementedError, RuntimeError):
+        device = next(net.parameters()).device
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            primary_output(net(torch.rand(1, 3, size, size, device=device)))
+    return counter.get_total_flops() / 2
+
+
+def _proc_status_mb(key: str) -> float:
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(rf"{key}:\s+(\d+) kB", text)[1]) / 1024
+
+
+def peak_memory_mb(function: Callable[[], object], device: torch.device) -> float | None:
+    """Peak memory `function` adds: CUDA's max allocated bytes, or on Linux CPUs the growth of the resident
+    set's high-water mark (after returning freed heap to the system); None where neither is available."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        function()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")
+        base = _proc_status_mb("VmRSS")
+    except (OSError, TypeError, AttributeError):
+        return None
+    function()
+    return _proc_status_mb("VmHWM") - base
+
+
+def bench_net(net: torch.nn.Module, options: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Params, and per size MACs, forward latency and peak memory; training images/s when trainable."""
+    net = net.to(device)
+    repeats, budget = options["repeats"], options["time_budget_s"]
+    entry: dict[str, Any] = {"params": count_parameters(net)}
     net.eval()
-    for size in sizes:
-        x = torch.rand(1, 3, size, size)
-        with torch.inference_mode():
-            entry[f"forward_ms_{size}"] = 1000 * median_seconds(lambda x=x: enhance(net, x), repeats)
+    for size in options["sizes"]:
+        macs = count_macs(net, size) if entry["params"] else 0.0
+        result: dict[str, Any] = {"gmacs": round(macs / 1e9, 6)}
+        if macs / 1e9 > options["max_gmacs"]:
+            result["skipped"] = f"{macs / 1e9:.0f} GMACs > max_gmacs={options['max_gmacs']}"
+        else:
+            x = torch.rand(1, 3, size, size, device=device)
+            forward = lambda x=x: _synchronized(lambda: enhance(net, x), device)  # noqa: E731
+            start = time.perf_counter()
+            peak = peak_memory_mb(forward, device)
+            first_call_s = time.perf_counter() - start
+            seconds = median_seconds(forward, repeats, budget, first_call_s)
+            result["forward_ms"] = round(1000 * seconds, 2)
+            result["peak_memory_mb"] = None if peak is None else round(peak, 1)
+        entry[str(size)] = result
     if entry["params"]:
-        net.train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
-        batch = torch.rand(8, 3, 64, 64)
+        size, batch_size = options["train_size"], options["train_batch"]
+        key = f"train_images_per_s_{size}px_b{batch_size}"
+        train_gmacs = 3 * batch_size * count_macs(net, size) / 1e9
+        if train_gmacs > options["max_gmacs"]:
+            entry[key] = f"skipped: ~{train_gmacs:.0f} GMACs per step"
+        else:
+            net.train()
+            optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+            batch = torch.rand(batch_size, 3, size, size, device=device)
 
-        def step() -> None:
-            optimizer.zero_grad()
-            primary_output(net(batch)).abs().mean().backward()
-            optimizer.step()
+            def step() -> None:
+                optimizer.zero_grad()
+                primary_output(net(batch)).abs().mean().backward()
+                optimizer.step()
 
-        entry["train_images_per_s_64px_b8"] = 8 / median_seconds(step, repeats)
+            seconds = median_seconds(lambda: _synchronized(step, device), repeats, budget)
+            entry[key] = float(f"{batch_size / seconds:.3g}")
     return entry
 
 
-def bench_models(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]:
-    """`bench_net` for the net of every `conf/model` config."""
-    return {
-        path.stem: bench_net(build_task(compose_model_config(path.stem)).net, sizes, repeats)
-        for path in sorted((config_dir() / "model").glob("*.yaml"))
-    }
+def _synchronized(function: Callable[[], object], device: torch.device) -> object:
+    result = function()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return result
+
+
+def model_names(options: dict[str, Any]) -> list[str]:
+    """The model configs to bench: `model`, `models`, or every conf/model config."""
+    names = [options["model"]] if options["model"] else list(options["models"] or [])
+    return names or sorted(path.stem for path in (config_dir() / "model").glob("*.yaml"))
+
+
+def bench_models(options: dict[str, Any], device: torch.device) -> dict[str, dict[str, Any]]:
+    """`bench_net` for the net of each selected `conf/model` config; a config that cannot be built here (e.g.
+    missing pretrained weights) gets its error message instead when all configs are benched."""
+    results: dict[str, dict[str, Any]] = {}
+    for name in model_names(options):
+        try:
+            net = build_task(compose_model_config(name)).net
+        except Exception as exc:
+            error = user_error_of(exc)
+            if error is None or options["model"] or options["models"]:
+                raise
+            results[name] = {"error": str(error)}
+            continue
+        results[name] = bench_net(net, options, device)
+    return results
 
 
 def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]:
@@ -109,27 +254,34 @@ def bench_data(repeats: int) -> dict[str, float]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
-    args = parser.parse_args()
-    report = {
+def run(options: dict[str, Any]) -> dict[str, Any]:
+    """The bench report for parsed `options` (see `parse_arguments`)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    report: dict[str, Any] = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
+            "device": str(device),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
         },
-        "models": bench_models(args.sizes, args.repeats),
-        "metrics": bench_metrics(args.sizes, args.repeats),
-        "data": bench_data(args.repeats),
+        "models": bench_models(options, device),
     }
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text)
+    if not (options["model"] or options["models"]):
+        report["metrics"] = bench_metrics(options["sizes"], options["repeats"])
+        report["data"] = bench_data(options["repeats"])
+    return report
+
+
+@exit_on_user_error
+def main() -> None:
+    """Entry point: `python -m exposure_lab.bench [key=value ...]`; prints the JSON report."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(__doc__)
+        return
+    options = parse_arguments(sys.argv[1:])
+    text = json.dumps(run(options), indent=2)
+    if options["out"]:
+        Path(options["out"]).write_text(text)
     print(text)
 
 
