@@ -353,3 +353,18 @@ def test_bad_patch_rules_fail_when_the_datamodule_is_built(afifi_root, tmp_path)
     assert "patch rules: rule must be one of lmspec, endo_lmspec, got 'bogus'" in str(
         user_error_of(info.value)
     )
+
+
+def test_subsets_keep_one_exposure_in_every_split_and_name_what_is_there(tmp_path):
+    root = write_endo4ie_tree(tmp_path / "Endo4IE", layout="B", size=(32, 32))
+    module = datamodule("endo4ie", root, tmp_path, "data.subsets=[over]")
+    module.setup("fit")
+    module.setup("test")
+    for split in ("train", "val", "test"):
+        assert {s.subset for s in module.split_samples(split)} == {"over"}
+    layout_a = write_endo4ie_tree(tmp_path / "Endo4IE_A", layout="A", size=(32, 32))
+    module = datamodule("endo4ie", layout_a, tmp_path, "data.subsets=[over]")
+    with pytest.raises(
+        DataLayoutError, match=r"endo4ie train split: no images of subsets \['over'\]; it has"
+    ):
+        module.setup("fit")

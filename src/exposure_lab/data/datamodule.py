@@ -32,7 +32,8 @@ class ExposureDataModule(LightningDataModule):
     `batch_size` (both changeable between epochs with `set_train_patches`), chosen as `patches.mode` says:
     `random` (uniform windows), `online` (windows screened by the patch rejection rules) or `offline`
     (pre-extracted patches under `patches.root`, see `exposure-lab data patches`). Val/test use full images
-    (or centre crops of `val_patch_size`). `pin_memory=None` pins only when training on CUDA.
+    (or centre crops of `val_patch_size`). `pin_memory=None` pins only when training on CUDA. `subsets`
+    (e.g. `[over]`) keeps only the images of those exposure subsets in every split.
     """
 
     target_kind: str | None = "image"  # what batches hold as `target`: "image", "exposure_map" or None
@@ -54,6 +55,7 @@ class ExposureDataModule(LightningDataModule):
         cache_images: bool = False,
         augment: bool = True,
         patches: Mapping[str, Any] | None = None,
+        subsets: Sequence[str] | None = None,
     ) -> None:
         self._base_arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__()
@@ -71,6 +73,7 @@ class ExposureDataModule(LightningDataModule):
         self.pin_memory = pin_memory
         self.cache_images = cache_images
         self.augment = augment
+        self.subsets = None if subsets is None else tuple(plain(subsets))
         self.patches = plain(patches or {"mode": "random"})
         if self.patches.get("mode") not in PATCH_MODES:
             raise DataLayoutError(
@@ -122,17 +125,30 @@ class ExposureDataModule(LightningDataModule):
             )
         if split not in self._samples:
             if split == "test":
-                self._samples["test"] = self._require(self.find_samples("test"), "test")
+                self._samples["test"] = self._require(self._find("test"), "test")
             else:
                 self._resolve_train_and_val()
         return self._samples[split]
 
     def _resolve_train_and_val(self) -> None:
-        train = self._require(self.find_samples("train"), "train")
-        val = self.find_samples("val")
+        train = self._require(self._find("train"), "train")
+        val = self._find("val")
         if val is None:
             train, val = self._split_off_val(train)
         self._samples["train"], self._samples["val"] = train, self._require(val, "val")
+
+    def _find(self, split: str) -> list[Sample] | None:
+        """`find_samples(split)` restricted to `subsets`; one-line error when none of them is there."""
+        samples = self.find_samples(split)
+        if not samples or self.subsets is None:
+            return samples
+        kept = [sample for sample in samples if sample.subset in self.subsets]
+        if not kept:
+            present = sorted({sample.subset or "(none)" for sample in samples})
+            raise DataLayoutError(
+                f"{self.name} {split} split: no images of subsets {list(self.subsets)}; it has {present}"
+            )
+        return kept
 
     def _require(self, samples: list[Sample] | None, split: str) -> list[Sample]:
         if not samples:
