@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -17,10 +16,13 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from exposure_lab import __version__
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import crop_to, pad_to_multiple
-from exposure_lab.tasks.paired import CHECKPOINT_CONFIG_KEY
+from exposure_lab.tasks.paired import (
+    CHECKPOINT_CONFIG_KEY,
+    OptimizerFactory,
+    SchedulerFactory,
+    optimizer_config,
+)
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
 MAP_RANGE = 2.0  # residual maps span [−1, 1]
 
 
@@ -182,20 +184,13 @@ class ExposureAssessment(L.LightningModule):
         self.scored[stage] = 0
 
     def configure_optimizers(self) -> Any:
-        if self.optimizer_factory is None or not self.trainable:
-            return None
-        optimizer = self.optimizer_factory(params=[p for p in self.net.parameters() if p.requires_grad])
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "monitor": self.scheduler_monitor,
-                "interval": self.scheduler_interval,
-                "frequency": 1,
-            },
-        }
+        return optimizer_config(
+            self.net,
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.scheduler_monitor,
+            self.scheduler_interval,
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_CONFIG_KEY] = {"version": __version__, **(self.run_config or {})}

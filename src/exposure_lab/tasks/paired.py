@@ -22,6 +22,32 @@ SchedulerFactory = Callable[..., Any]
 CHECKPOINT_CONFIG_KEY = "exposure_lab"
 
 
+def optimizer_config(
+    net: nn.Module,
+    optimizer: OptimizerFactory | None,
+    scheduler: SchedulerFactory | None,
+    monitor: str,
+    interval: str,
+) -> Any:
+    """What `configure_optimizers` returns for one optimizer over `net`'s trainable parameters and an
+    optional LR scheduler stepped every `interval` on `monitor`; None when there is nothing to optimise."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    if optimizer is None or not params:
+        return None
+    built = optimizer(params=params)
+    if scheduler is None:
+        return built
+    return {
+        "optimizer": built,
+        "lr_scheduler": {
+            "scheduler": scheduler(optimizer=built),
+            "monitor": monitor,
+            "interval": interval,
+            "frequency": 1,
+        },
+    }
+
+
 class PairedRestoration(L.LightningModule):
     """Trains `net` (B,3,H,W)→(B,3,H,W) in [0,1] on dict batches with `input` and `target`.
 
@@ -207,21 +233,13 @@ class PairedRestoration(L.LightningModule):
                 write_image(self.prediction_dir / Path(record["name"]).with_suffix(".png"), pred[i])
 
     def configure_optimizers(self) -> Any:
-        if self.optimizer_factory is None or not self.trainable:
-            return None
-        optimizer = self.optimizer_factory(params=[p for p in self.net.parameters() if p.requires_grad])
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": scheduler,
-                "monitor": self.scheduler_monitor,
-                "interval": self.scheduler_interval,
-                "frequency": 1,
-            },
-        }
+        return optimizer_config(
+            self.net,
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.scheduler_monitor,
+            self.scheduler_interval,
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_CONFIG_KEY] = {"version": __version__, **(self.run_config or {})}
