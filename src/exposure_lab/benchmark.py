@@ -3,11 +3,10 @@
 import hydra
 from omegaconf import DictConfig
 
-from exposure_lab.benchmarking import benchmark
+from exposure_lab.benchmarking import benchmark_from_config
 from exposure_lab.checkpoints import load_model
 from exposure_lab.config import config_dir, register_resolvers
 from exposure_lab.errors import ExposureLabError, exit_on_user_error
-from exposure_lab.metrics.no_reference import no_reference_suite
 from exposure_lab.runs import run_dir, save_resolved_config
 
 
@@ -19,21 +18,8 @@ def main(cfg: DictConfig) -> None:
     out_dir = run_dir()
     save_resolved_config(cfg, out_dir)
     tasks = [load_model(str(spec), cfg.get("model")) for spec in cfg.models]  # +model.<key>=<value>
-    for _, task in tasks:
-        task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     datamodule = hydra.utils.instantiate(cfg.data)
-    suite = hydra.utils.instantiate(cfg.metrics)
-    print(
-        benchmark(
-            tasks,
-            datamodule,
-            suite,
-            out_dir,
-            accelerator=cfg.accelerator,
-            save_images=cfg.save_images,
-            no_reference=no_reference_suite(**cfg.no_reference),
-        )
-    )
+    print(benchmark_from_config(tasks, datamodule, cfg, out_dir))
     print(out_dir)
 
 

@@ -9,15 +9,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import hydra
 import lightning as L
 import torch
 import torch.nn.functional as F
+from omegaconf import DictConfig
 from torch import nn
 from tqdm.auto import tqdm
 
 from exposure_lab.data.io import write_image
 from exposure_lab.metrics.assessor_score import WithAssessorScore
-from exposure_lab.metrics.no_reference import NoReferenceSuite
+from exposure_lab.metrics.no_reference import NoReferenceSuite, no_reference_suite
 from exposure_lab.tables import write_results, write_table
 
 log = logging.getLogger(__name__)
@@ -223,4 +225,25 @@ def benchmark(
     expert_columns = [c for c in [*suite.names, *by_subset] if c.rpartition("/")[2] in suite.names]
     return (
         markdown + "\n" + write_table(out_dir / "results_by_expert", by_expert, expert_header, expert_columns)
+    )
+
+
+def benchmark_from_config(
+    tasks: Sequence[tuple[str, L.LightningModule]],
+    datamodule: L.LightningDataModule,
+    cfg: DictConfig,
+    out_dir: Path,
+) -> str:
+    """`benchmark` with the settings of an `eval`/`benchmark` config: `tile_size`/`tile_overlap` for every
+    task, the `metrics` suite, `accelerator`, `save_images` and the `no_reference` measures."""
+    for _, task in tasks:
+        task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    return benchmark(
+        tasks,
+        datamodule,
+        hydra.utils.instantiate(cfg.metrics),
+        out_dir,
+        accelerator=cfg.accelerator,
+        save_images=cfg.save_images,
+        no_reference=no_reference_suite(**cfg.no_reference),
     )

@@ -3,11 +3,10 @@
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from exposure_lab.benchmarking import benchmark
+from exposure_lab.benchmarking import benchmark_from_config
 from exposure_lab.checkpoints import load_task
 from exposure_lab.config import config_dir, register_resolvers
 from exposure_lab.errors import ExposureLabError, exit_on_user_error
-from exposure_lab.metrics.no_reference import no_reference_suite
 from exposure_lab.runs import run_dir, save_resolved_config
 
 
@@ -19,24 +18,12 @@ def main(cfg: DictConfig) -> None:
     out_dir = run_dir()
     save_resolved_config(cfg, out_dir)
     task, stored = load_task(cfg.ckpt_path, cfg.get("model"))  # +model.<key>=<value> overrides
-    task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     if not cfg.get("data") and not stored.get("data"):
         raise ExposureLabError(f"{cfg.ckpt_path}: imported weights carry no data config; pass data=<name>")
     data_cfg = cfg.data if cfg.get("data") else OmegaConf.create(stored["data"])
     datamodule = hydra.utils.instantiate(data_cfg)
-    suite = hydra.utils.instantiate(cfg.metrics)
     name = stored.get("model_name") or "model"
-    print(
-        benchmark(
-            [(name, task)],
-            datamodule,
-            suite,
-            out_dir,
-            accelerator=cfg.accelerator,
-            save_images=cfg.save_images,
-            no_reference=no_reference_suite(**cfg.no_reference),
-        )
-    )
+    print(benchmark_from_config([(name, task)], datamodule, cfg, out_dir))
     print(out_dir)
 
 
