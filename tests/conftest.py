@@ -37,20 +37,25 @@ def smooth_image(generator: torch.Generator, height: int, width: int) -> torch.T
 TEST_IMAGES = 8  # 4 test scenes × 2 exposures in the paired fixture
 
 
-@pytest.fixture(scope="session")
-def paired_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Afifi-style `training|testing/{INPUT_IMAGES,GT_IMAGES}` of 40×48 scenes at EV −1 (darker) and +1."""
-    root = tmp_path_factory.mktemp("paired")
+def write_paired_scenes(root: Path, height: int, width: int, test_scenes: int) -> Path:
+    """Afifi-style `training|testing/{INPUT_IMAGES,GT_IMAGES}` under `root`: 8 training and `test_scenes` test
+    scenes of height×width, each at EV −1 (darker) and +1."""
     generator = torch.Generator().manual_seed(0)
-    for split, scenes in (("training", range(8)), ("testing", range(8, 12))):
+    for split, scenes in (("training", range(8)), ("testing", range(8, 8 + test_scenes))):
         for scene in scenes:
-            target = smooth_image(generator, 40, 48)
+            target = smooth_image(generator, height, width)
             write_image(root / split / "GT_IMAGES" / f"scene{scene:02d}.png", target)
             write_image(root / split / "INPUT_IMAGES" / f"scene{scene:02d}_N1.png", target * 0.45)
             write_image(
                 root / split / "INPUT_IMAGES" / f"scene{scene:02d}_P1.png", (target * 1.6).clamp(0, 1)
             )
     return root
+
+
+@pytest.fixture(scope="session")
+def paired_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`write_paired_scenes` of 40×48 scenes, 4 of them for test."""
+    return write_paired_scenes(tmp_path_factory.mktemp("paired"), 40, 48, test_scenes=4)
 
 
 @pytest.fixture(scope="session")

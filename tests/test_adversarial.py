@@ -10,11 +10,10 @@ import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from tests.conftest import smooth_image
+from tests.conftest import write_paired_scenes
 from torch import nn
 
 from exposure_lab.callbacks.staged_training import StagedTraining
-from exposure_lab.data.io import write_image
 from exposure_lab.data.paired import PairedDataModule
 from exposure_lab.metrics import MetricSuite
 from exposure_lab.models.lmspec import LMSPEC
@@ -95,18 +94,8 @@ class RecordingTask(AdversarialRestoration):
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Afifi-style training/testing folders of 56×64 scenes at EV −1 and +1 (room for 48 px patches)."""
-    root = tmp_path_factory.mktemp("adversarial")
-    generator = torch.Generator().manual_seed(0)
-    for split, scenes in (("training", range(8)), ("testing", range(8, 10))):
-        for scene in scenes:
-            target = smooth_image(generator, 56, 64)
-            write_image(root / split / "GT_IMAGES" / f"scene{scene:02d}.png", target)
-            write_image(root / split / "INPUT_IMAGES" / f"scene{scene:02d}_N1.png", target * 0.5)
-            write_image(
-                root / split / "INPUT_IMAGES" / f"scene{scene:02d}_P1.png", (target * 1.5).clamp(0, 1)
-            )
-    return root
+    """Paired training/testing folders of 56×64 scenes (room for 48 px patches)."""
+    return write_paired_scenes(tmp_path_factory.mktemp("adversarial"), 56, 64, test_scenes=2)
 
 
 def fit(root: Path, out_dir: Path, ckpt_path: Path | None = None) -> RecordingTask:
