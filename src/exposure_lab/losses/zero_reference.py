@@ -38,9 +38,14 @@ def spatial_consistency(
     return (per_direction * weights.to(difference).view(1, -1, 1, 1)).sum(1).mean()
 
 
+def exposure_control_per_image(enhanced: Tensor, patch_size: int = 16, level: float = 0.6) -> Tensor:
+    """(B,3,H,W) → (B,) L_exp per image: mean over its `patch_size`² regions of (mean intensity − level)²."""
+    return (F.avg_pool2d(enhanced.mean(1, keepdim=True), patch_size) - level).pow(2).mean((1, 2, 3))
+
+
 def exposure_control(enhanced: Tensor, patch_size: int = 16, level: float = 0.6) -> Tensor:
     """Exposure-control loss L_exp: mean over the `patch_size`² regions of (mean intensity − `level`)²."""
-    return (F.avg_pool2d(enhanced.mean(1, keepdim=True), patch_size) - level).pow(2).mean()
+    return exposure_control_per_image(enhanced, patch_size, level).mean()
 
 
 def color_constancy(enhanced: Tensor) -> Tensor:

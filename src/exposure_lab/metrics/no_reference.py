@@ -4,8 +4,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from exposure_lab.losses.zero_reference import exposure_control_per_image
 
 
 class ExposureAssessor(Protocol):
@@ -22,8 +23,7 @@ def mean_brightness(images: Tensor) -> Tensor:
 def exposure_error(images: Tensor, patch_size: int = 16, level: float = 0.6) -> Tensor:
     """(B,3,H,W) → (B,) Zero-DCE's exposure-control loss per image: mean over `patch_size`² regions of
     (region mean intensity − `level`)² (the patch shrinks to the image for images smaller than it)."""
-    patch = min(patch_size, *images.shape[-2:])
-    return (F.avg_pool2d(images.mean(1, keepdim=True), patch) - level).pow(2).mean((1, 2, 3))
+    return exposure_control_per_image(images, min(patch_size, *images.shape[-2:]), level)
 
 
 def colorfulness(images: Tensor) -> Tensor:
