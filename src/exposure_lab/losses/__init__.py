@@ -1,6 +1,6 @@
 """Pixel losses for paired objectives, combined by name with weights from config."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import kornia
 import torch
@@ -28,15 +28,22 @@ LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
+def active_weights(weights: Mapping[str, float], known: Sequence[str], kind: str = "") -> dict[str, float]:
+    """The non-zero `weights` as floats; one-line error naming any name that is not in `known`."""
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ExposureLabError(
+            f"unknown {kind + ' ' if kind else ''}loss name(s) {unknown}; known: {list(known)}"
+        )
+    return {name: float(w) for name, w in weights.items() if float(w) != 0.0}
+
+
 class WeightedLoss(nn.Module):
     """Sum of named pixel losses, each with its weight; returns the total and every term for logging."""
 
     def __init__(self, weights: Mapping[str, float]) -> None:
         super().__init__()
-        unknown = sorted(set(weights) - set(LOSSES))
-        if unknown:
-            raise ExposureLabError(f"unknown loss name(s) {unknown}; known: {sorted(LOSSES)}")
-        self.weights = {name: float(w) for name, w in weights.items() if float(w) != 0.0}
+        self.weights = active_weights(weights, sorted(LOSSES))
 
     def forward(self, pred: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """pred, target: (B,3,H,W) in [0,1] → (weighted total, {name: unweighted term})."""

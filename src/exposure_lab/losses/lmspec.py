@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.losses import ssim_loss
+from exposure_lab.losses import active_weights, ssim_loss
 from exposure_lab.models.lmspec import LaplacianPyramid
 
 TERMS = ("reconstruction", "pyramid", "ssim", "adversarial", "histogram")
@@ -118,12 +118,9 @@ class LMSPECLoss(nn.Module):
         histogram_bins: int = 128,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(weights) - set(TERMS))
-        if unknown:
-            raise ExposureLabError(f"unknown LMSPEC loss name(s) {unknown}; known: {list(TERMS)}")
         if pyramid_mean_over not in ("image", "level"):
             raise ExposureLabError(f"pyramid_mean_over must be image or level, got {pyramid_mean_over!r}")
-        self.weights = {name: float(w) for name, w in weights.items() if float(w) != 0.0}
+        self.weights = active_weights(weights, TERMS, "LMSPEC")
         self.pyramid_mean_over = pyramid_mean_over
         self.adversarial_gradient = adversarial_gradient
         self.histogram_bins = histogram_bins

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.losses import active_weights
 
 # (dy, dx, weight) of each neighbour compared by the spatial-consistency loss.
 _DIRECT = ((0, -1, 1.0), (0, 1, 1.0), (-1, 0, 1.0), (1, 0, 1.0))
@@ -96,10 +97,7 @@ class ZeroReferenceLoss(nn.Module):
         focal_gamma: float = 2.0,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(weights) - set(TERMS))
-        if unknown:
-            raise ExposureLabError(f"unknown zero-reference loss name(s) {unknown}; known: {list(TERMS)}")
-        self.weights = {name: float(w) for name, w in weights.items() if float(w) != 0.0}
+        self.weights = active_weights(weights, TERMS, "zero-reference")
         self.spatial_patch = spatial_patch
         self.spatial_diagonals = spatial_diagonals
         self.exposure_patch = exposure_patch
