@@ -44,7 +44,7 @@ format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff format src tests
 
 bench: install ## speed of nets and metrics on this machine, as JSON
-	$(PY) -m exposure_lab.bench
+	$(PY) -m exposure_lab.commands.bench
 
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) .cache outputs multirun .pytest_cache .ruff_cache

@@ -15,8 +15,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from exposure_lab.cli import run_command
-from exposure_lab.config import config_dir, register_resolvers
+from exposure_lab.config import config_dir
 from exposure_lab.data.io import write_image
+from exposure_lab.runs import register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

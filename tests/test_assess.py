@@ -9,7 +9,7 @@ from tests.conftest import run_cli
 from tests.test_assessment import tiny_assessor_checkpoint
 
 from exposure_lab.data.io import read_image, write_image
-from exposure_lab.exposure_maps import (
+from exposure_lab.prediction.exposure_maps import (
     SCORE_COLUMNS,
     exposure_statistics,
     heatmap,

@@ -14,9 +14,9 @@ from tests.conftest import SHARED, compose_data, read_json, run_cli
 from tests.dataset_trees import write_iea40k_tree
 
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task, write_checkpoint
+from exposure_lab.checkpoints.official import import_official
 from exposure_lab.data.paired import PairedDataModule
 from exposure_lab.data.residual_labels import ResidualLabelDataModule, residual_label
-from exposure_lab.importing import import_official
 from exposure_lab.losses.exposure_assessment import ExposureAssessmentLoss
 from exposure_lab.tasks.assessment import ExposureAssessment, map_metrics
 
@@ -33,7 +33,7 @@ TINY_ASSESSOR = [
 
 def tiny_assessor_checkpoint(path: Path) -> Path:
     """A checkpoint of a tiny paper-variant assessor (random weights, 32×32 net input)."""
-    cfg = compose_model_config("wavelet_assessor", TINY_ASSESSOR)
+    cfg = compose_model_config("p_ieanet", TINY_ASSESSOR)
     task = build_task(cfg)
     stored = {"model_name": "tiny_assessor", "model": OmegaConf.to_container(cfg, resolve=True)}
     return write_checkpoint(task, stored, path)
@@ -80,7 +80,7 @@ def test_map_metrics_use_data_range_two():
 
 
 def test_residual_map_is_at_the_input_size_and_clamped():
-    task = build_task(compose_model_config("wavelet_assessor", TINY_ASSESSOR)).eval()
+    task = build_task(compose_model_config("p_ieanet", TINY_ASSESSOR)).eval()
     with torch.no_grad():
         task.net.head[-1].bias.fill_(5.0)
         residual = task.residual_map(torch.rand(2, 3, 37, 53))
@@ -91,7 +91,7 @@ def test_validation_on_iea40k_reports_map_metrics_and_correlations(tmp_path):
     root = write_iea40k_tree(tmp_path / "IEA40K", csv_name="list.csv", size=(16, 20))
     csvs = ["data.train_csv=list.csv", "data.val_csv=list.csv", "data.test_csv=list.csv"]
     cfg = compose_data("iea40k", [f"data.root={root}", "data.num_workers=0", *csvs], tmp_path)
-    task = build_task(compose_model_config("wavelet_assessor", TINY_ASSESSOR))
+    task = build_task(compose_model_config("p_ieanet", TINY_ASSESSOR))
     trainer = L.Trainer(
         accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False
     )
@@ -122,7 +122,7 @@ def test_fast_dev_run_on_the_synthetic_residual_set(tmp_path):
     )
     assert lines[-1] == str(run_dir)
     task, stored = load_task(read_json(run_dir / "result.json")["best_checkpoint"])
-    assert isinstance(task, ExposureAssessment) and stored["model_name"] == "p_ieanet"
+    assert isinstance(task, ExposureAssessment) and stored["model_name"] == "p_ieanet_release"
     assert stored["data"]["name"] == "synthetic_residual"
 
 

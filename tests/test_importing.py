@@ -5,13 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from exposure_lab.checkpoints.official import check_state_dict, import_official, read_official_state_dict
+from exposure_lab.commands.import_weights import parse_arguments
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.importing import (
-    check_state_dict,
-    import_official,
-    parse_arguments,
-    read_official_state_dict,
-)
 
 
 def save(path: Path, value: object) -> Path:

@@ -10,13 +10,13 @@ from omegaconf import OmegaConf
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task, write_checkpoint
 from exposure_lab.data.io import write_image
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.lmspec_inference import (
+from exposure_lab.models.lmspec import LMSPEC
+from exposure_lab.models.lmspec_inference import (
     LMSPECInference,
     contrast_stretch,
     exposure_fusion,
     local_affine_upsample,
 )
-from exposure_lab.models.lmspec import LMSPEC
 
 
 class RecordingNet(LMSPEC):

@@ -154,7 +154,7 @@ def test_converter_keeps_unknown_keys_for_the_report():
 
 
 def test_import_official_writes_a_loadable_checkpoint(tmp_path):
-    importing = pytest.importorskip("exposure_lab.importing")
+    importing = pytest.importorskip("exposure_lab.checkpoints.official")
     from exposure_lab.checkpoints import load_task
 
     source = randomised(MIRNet(**SMALL))
@@ -217,7 +217,7 @@ def test_mirnet_small_fast_dev_run_records_the_learning_rate(paired_overrides, t
 
 
 def test_import_official_names_keys_it_cannot_place(tmp_path):
-    importing = pytest.importorskip("exposure_lab.importing")
+    importing = pytest.importorskip("exposure_lab.checkpoints.official")
     official = {**official_state_dict(MIRNet(**SMALL)), "body.0.body.0.extra.weight": torch.zeros(1)}
     torch.save(official, tmp_path / "official.pth")
     overrides = [f"net.{name}={value}" for name, value in SMALL.items()]

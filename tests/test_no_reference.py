@@ -85,10 +85,10 @@ def test_benchmark_on_data_without_targets_reports_no_reference_columns_and_grid
 
 
 def test_eval_with_an_assessor_checkpoint_adds_its_exposure_score(cli, dark_set, tmp_path):
-    model_cfg = compose_model_config("wavelet_assessor", ["model.input_size=32"])
+    model_cfg = compose_model_config("p_ieanet", ["model.input_size=32"])
     assessor = write_checkpoint(
         build_task(model_cfg),
-        {"model_name": "wavelet_assessor", "model": OmegaConf.to_container(model_cfg, resolve=True)},
+        {"model_name": "p_ieanet", "model": OmegaConf.to_container(model_cfg, resolve=True)},
         tmp_path / "assessor.ckpt",
     )
     enhancer_cfg = compose_model_config("zero_dce_pp")

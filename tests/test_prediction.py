@@ -11,7 +11,7 @@ from PIL import Image
 from exposure_lab.data.io import decode_image, read_image, write_image
 from exposure_lab.errors import DataLayoutError, ExposureLabError, ImageReadError
 from exposure_lab.models.baselines import Gamma, Identity
-from exposure_lab.prediction import predict_paths
+from exposure_lab.prediction.images import predict_paths
 from exposure_lab.tasks.paired import PairedRestoration
 
 

@@ -4,7 +4,7 @@ import csv
 import json
 import math
 
-from exposure_lab.tables import markdown_table, write_results
+from exposure_lab.evaluation.tables import markdown_table, write_results
 
 PROTOCOL = "PSNR on RGB of uint8-rounded images; SSIM MATLAB rgb2gray; LPIPS alex v0.1"
 RESULTS = {

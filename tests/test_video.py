@@ -10,7 +10,7 @@ import torch
 
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.errors import ExposureLabError, ImageReadError
-from exposure_lab.video import enhance_video, is_video, video_output_path
+from exposure_lab.prediction.video import enhance_video, is_video, video_output_path
 
 FRAMES, WIDTH, HEIGHT, FPS = 10, 64, 48, 12
 

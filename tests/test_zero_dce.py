@@ -9,9 +9,9 @@ import torch
 from tests.conftest import SHARED
 
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task
+from exposure_lab.checkpoints.official import import_official
 from exposure_lab.data.io import array_to_tensor, decode_image, write_image
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.importing import import_official
 from exposure_lab.models.zero_dce import ZeroDCE, apply_curve
 
 GOLDEN = SHARED / "weights" / "golden" / "zero_dce_family"

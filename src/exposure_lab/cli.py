@@ -5,40 +5,53 @@ import importlib.util
 import sys
 import warnings
 
+COMMAND_PACKAGE = "exposure_lab.commands"
+# command → (its module in `COMMAND_PACKAGE`, one help line)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("exposure_lab.train", "train a model: exposure-lab train experiment=<name> [overrides]"),
-    "eval": ("exposure_lab.eval", "score a checkpoint: exposure-lab eval ckpt_path=<ckpt> [data=<name>]"),
+    "train": (
+        "train",
+        "train a model: exposure-lab train experiment=<name> [overrides]",
+    ),
+    "eval": (
+        "eval",
+        "score a checkpoint: exposure-lab eval ckpt_path=<ckpt> [data=<name>]",
+    ),
     "benchmark": (
-        "exposure_lab.benchmark",
+        "benchmark",
         "compare checkpoints and baselines: exposure-lab benchmark models=[a.ckpt,gamma] data=<name>",
     ),
     "predict": (
-        "exposure_lab.predict",
+        "predict",
         "enhance images: exposure-lab predict ckpt_path=<ckpt>|model=<name> input=<file|dir> output=<dir>",
     ),
     "assess": (
-        "exposure_lab.assess",
+        "assess",
         "exposure maps: exposure-lab assess ckpt_path=<assessor ckpt> input=<file|dir> output=<dir>",
     ),
     "import": (
-        "exposure_lab.importing",
+        "import_weights",
         "convert official weights: exposure-lab import <model> <official .pth> [out=<ckpt>]",
     ),
     "bench": (
-        "exposure_lab.bench",
+        "bench",
         "speed of nets on this machine as JSON: exposure-lab bench [model=<name>]",
     ),
     "data patches": (
-        "exposure_lab.extract_patches",
+        "data_patches",
         "cut training patches offline: exposure-lab data patches data=<name> sizes=[128,256,512]",
     ),
     "data synth": (
-        "exposure_lab.synth",
+        "data_synth",
         "render the synthetic exposure set: exposure-lab data synth out=<dir>",
     ),
 }
 
 USAGE = "usage: exposure-lab <command> [hydra overrides]   (each command also takes --help, --cfg job, -m)"
+
+
+def command_module(name: str) -> str:
+    """The module that implements command `name`, e.g. `data synth` → `exposure_lab.commands.data_synth`."""
+    return f"{COMMAND_PACKAGE}.{COMMANDS[name][0]}"
 
 
 def help_text() -> str:
@@ -70,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name, overrides = resolved
     # Lightning's DDP launcher re-runs `python -m <__main__.__spec__.name> <argv[1:]>` for the other ranks.
-    sys.modules["__main__"].__spec__ = importlib.util.find_spec(COMMANDS[name][0])
+    sys.modules["__main__"].__spec__ = importlib.util.find_spec(command_module(name))
     run_command(name, overrides)
     return 0
 
@@ -79,7 +92,7 @@ def run_command(name: str, overrides: list[str]) -> None:
     """Run one command's Hydra entry point with `overrides` as its command line."""
     # Raised inside Lightning about torch's own API; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=Warning)
-    module = importlib.import_module(COMMANDS[name][0])
+    module = importlib.import_module(command_module(name))
     sys.argv = [sys.argv[0], *overrides]
     module.main()
 

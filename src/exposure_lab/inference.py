@@ -42,6 +42,14 @@ def crop_to(x: Tensor, hw: tuple[int, int]) -> Tensor:
     return x[..., : hw[0], : hw[1]]
 
 
+def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B,C,H,W) → (B,C,*size), bilinear with antialias (torchvision `Resize` on tensors, as the official
+    P-IEANet scripts use); `x` itself when it already has that size."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
 def _tile_spans(size: int, tile: int, stride: int) -> list[tuple[int, int, int, int]]:
     """Tiles along one axis as (start, end, keep_from, keep_to).
 

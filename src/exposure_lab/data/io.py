@@ -54,6 +54,23 @@ def list_images(folder: Path | str, recursive: bool = False) -> list[Path]:
     )
 
 
+def image_inputs(input: Path | str) -> list[Path]:
+    """The image files a command reads: `input` itself when it is an image file, else the images of the
+    folder `input` (sorted, not recursive)."""
+    input = Path(input)
+    extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
+    if input.is_dir():
+        paths = list_images(input)
+        if not paths:
+            raise DataLayoutError(f"{input}: no images in this folder (looked for {extensions})")
+        return paths
+    if not input.exists():
+        raise DataLayoutError(f"{input}: no such file or folder")
+    if input.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise ImageReadError(f"{input}: not an image file name (expected one of {extensions})")
+    return [input]
+
+
 def decode_image(path: Path | str) -> np.ndarray:
     """Decode an image file to an RGB array (H, W, 3), uint8 or uint16 (16-bit PNG/TIFF keep 16 bits).
 

@@ -191,9 +191,9 @@ def extract_patches(
     return manifest
 
 
-def extract_main(cfg: Any) -> Path:
-    """Entry of `exposure-lab data patches`: extract the patches of `cfg.data` as conf/extract_patches.yaml
-    says, print the per-size summary, and return the output folder."""
+def extract_from_config(cfg: Any) -> tuple[Path, str]:
+    """Extract the patches of `cfg.data` as conf/extract_patches.yaml says (`exposure-lab data patches`);
+    (the output folder, the per-size summary table)."""
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
@@ -206,8 +206,7 @@ def extract_main(cfg: Any) -> Path:
     samples = {split: datamodule.split_samples(split) for split in options.splits}
     out_dir = Path(str(cfg.out)).expanduser().resolve()
     manifest = extract_patches(samples, out_dir, options, data_fingerprint(data_config))
-    print(format_summary(manifest))
-    return out_dir
+    return out_dir, format_summary(manifest)
 
 
 def format_summary(manifest: Mapping[str, Any]) -> str:

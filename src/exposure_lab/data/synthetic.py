@@ -226,8 +226,8 @@ def _is_complete(root: Path, manifest: Mapping[str, Any]) -> bool:
     return bool(manifest.get("complete")) and all((root / f).is_file() for f in _files(manifest))
 
 
-def synth_main(cfg: Any) -> Path:
-    """Entry of `exposure-lab data synth out=<dir> [options]`: render the set described by conf/synth.yaml."""
+def render_from_config(cfg: Any) -> tuple[Path, str]:
+    """Render the set that conf/synth.yaml describes (`exposure-lab data synth`): (its folder, a summary)."""
     from omegaconf import OmegaConf
 
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -240,16 +240,14 @@ def synth_main(cfg: Any) -> Path:
         from exposure_lab.data.synthetic_layouts import arrange_synthetic_set
 
         out_dir = arrange_synthetic_set(source, layout, Path(container["out"]).expanduser())
-        print(f"Synthetic exposure set of {source} in the {layout} layout: {out_dir}")
-        return out_dir
-    out_dir = source
+        return out_dir, f"Synthetic exposure set of {source} in the {layout} layout: {out_dir}"
     counts = {split: sum(s["split"] == split for s in manifest["scenes"].values()) for split in SPLITS}
-    print(
-        f"Synthetic exposure set in {out_dir}: "
+    summary = (
+        f"Synthetic exposure set in {source}: "
         + ", ".join(f"{split} {n} scene{'' if n == 1 else 's'}" for split, n in counts.items())
         + f" × {len(manifest['options']['evs'])} exposures, {manifest['options']['scene_size']} px"
     )
-    return out_dir
+    return source, summary
 
 
 class SyntheticExposureDataModule(PairedDataModule):

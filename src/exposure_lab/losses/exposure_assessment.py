@@ -7,7 +7,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from exposure_lab.checkpoints import load_task
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.inference import resize
 
 
 class ExposureAssessmentLoss(nn.Module):
@@ -26,18 +28,14 @@ class ExposureAssessmentLoss(nn.Module):
 
     def _assessor(self, device: Any) -> Any:
         if self.assessor is None:
-            from exposure_lab.checkpoints import load_task
-
             task = load_task(self.ckpt_path)[0]
-            if not hasattr(task, "predict_map"):
+            if task.output_kind != "exposure_map":
                 raise ExposureLabError(f"{self.ckpt_path}: not an exposure assessor checkpoint")
             self.__dict__["assessor"] = task.eval().requires_grad_(False)
         return self.assessor.to(device)
 
     def forward(self, enhanced: Tensor) -> Tensor:
         """(B,3,H,W) enhanced images in [0,1] → scalar mean |R| (0 = ideally exposed everywhere)."""
-        from exposure_lab.tasks.assessment import resize
-
         assessor = self._assessor(enhanced.device)
         size = assessor.input_size
         images = enhanced if size is None else resize(enhanced, (size, size))

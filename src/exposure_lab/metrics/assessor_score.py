@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from exposure_lab.metrics.no_reference import ExposureAssessor
+from exposure_lab.metrics.no_reference import ExposureAssessor, exposure_score
 
 
 class WithAssessorScore(nn.Module):
@@ -31,8 +31,6 @@ class WithAssessorScore(nn.Module):
 
     def forward(self, pred: Tensor, target: Tensor) -> dict[str, Tensor]:
         """pred, target (B,3,H,W) in [0,1] → the suite's {name: (B,)} and `exposure_score` (B,)."""
-        from exposure_lab.tasks.assessment import exposure_score
-
         scores = self.suite(pred, target)
         if self._last is None or self._last[0] is not pred:
             self._last = (pred, exposure_score(self.assessor.residual_map(pred.clamp(0, 1))))

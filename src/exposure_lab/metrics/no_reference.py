@@ -6,6 +6,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from exposure_lab.checkpoints import load_task
 from exposure_lab.losses.zero_reference import exposure_control_per_image
 
 
@@ -24,6 +25,12 @@ def exposure_error(images: Tensor, patch_size: int = 16, level: float = 0.6) -> 
     """(B,3,H,W) → (B,) Zero-DCE's exposure-control loss per image: mean over `patch_size`² regions of
     (region mean intensity − `level`)² (the patch shrinks to the image for images smaller than it)."""
     return exposure_control_per_image(images, min(patch_size, *images.shape[-2:]), level)
+
+
+def exposure_score(residual: Tensor) -> Tensor:
+    """Holistic exposure score of an assessor's map without fine-tuning: (B,1,H,W) residual in [−1,1] →
+    (B,) 10·(1 − mean|R|) in [0,10]."""
+    return 10.0 * (1.0 - residual.abs().flatten(1).mean(1))
 
 
 def colorfulness(images: Tensor) -> Tensor:
@@ -61,8 +68,6 @@ class NoReferenceSuite:
         scores["exposure_error"] = exposure_error(enhanced, self.exposure_patch, self.exposure_level)
         scores["colorfulness"] = colorfulness(enhanced)
         if self.assessor is not None:
-            from exposure_lab.tasks.assessment import exposure_score
-
             scores["exposure_score"] = exposure_score(self.assessor.residual_map(enhanced))
         return scores
 
@@ -88,7 +93,5 @@ def no_reference_suite(
     """The suite of an eval/benchmark `no_reference` config; `assessor_ckpt` is loaded with `load_task`."""
     assessor: Any = None
     if assessor_ckpt:
-        from exposure_lab.checkpoints import load_task
-
         assessor = load_task(assessor_ckpt)[0].eval()
     return NoReferenceSuite(exposure_patch, exposure_level, assessor)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError, WeightsNotFoundError
 from exposure_lab.metrics.lpips_offline import find_alexnet_weights, load_lpips
-from exposure_lab.metrics.names import UnknownMetricError
+from exposure_lab.metrics.specs import UnknownMetricError
 from exposure_lab.metrics.pixelwise import mae_per_image, psnr_per_image
 from exposure_lab.metrics.protocol import MetricProtocol
 from exposure_lab.metrics.ssim import ssim_per_image

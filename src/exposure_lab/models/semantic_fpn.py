@@ -30,7 +30,7 @@ def find_backbone_weights(path: str | Path | None = None) -> Path:
         raise WeightsNotFoundError(
             f"{folder}/resnet50-19c8e357.pth (or resnet50-0676ba61.pth): ImageNet ResNet-50 weights for "
             "SGZ's semantic loss not found; put torchvision's file there, pass "
-            "model.semantic.backbone_weights=<path>, or train without the term: model.loss_weights.semantic=0"
+            "model.semantic.backbone_weights=<path>, or train without the term: model.losses.semantic=0"
         )
     return found[-1]
 

@@ -4,13 +4,13 @@ terms and a discriminator, by manual optimisation."""
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import torch
 from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.lmspec_inference import LMSPECInference
 from exposure_lab.losses.lmspec import LMSPECLoss, discriminator_loss
-from exposure_lab.tasks.paired import OptimizerFactory, PairedRestoration
+from exposure_lab.models.lmspec_inference import LMSPECInference
+from exposure_lab.tasks.base import OptimizerFactory
+from exposure_lab.tasks.paired import PairedRestoration
 
 
 class AdversarialRestoration(PairedRestoration):
@@ -102,19 +102,11 @@ class AdversarialRestoration(PairedRestoration):
         self.manual_backward(total)
         g_optimizer.step()
         self.untoggle_optimizer(g_optimizer)
-        self.log(
-            "train/loss", total.detach(), on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size
-        )
+        self.log_terms("train", total, terms, batch_size)
         self.log(
             "train/adversarial_active", float(active), on_step=False, on_epoch=True, batch_size=batch_size
         )
-        for name, value in terms.items():
-            self.log(f"train/{name}", value.detach(), on_step=False, on_epoch=True, batch_size=batch_size)
-        if self.train_metric_suite is not None and self.train_metric_suite.names:
-            with torch.no_grad():
-                scores = self.train_metric_suite(pred.detach().clamp(0, 1), target)
-            for name, values in scores.items():
-                self.log(f"train/{name}", values.mean(), on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log_train_metrics(pred, target)
         return total.detach()
 
     def configure_optimizers(self) -> Any:

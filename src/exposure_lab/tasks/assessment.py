@@ -6,36 +6,18 @@ import math
 import warnings
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import PearsonCorrCoef, SpearmanCorrCoef
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from exposure_lab import __version__
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.inference import crop_to, pad_to_multiple
-from exposure_lab.tasks.paired import (
-    CHECKPOINT_CONFIG_KEY,
-    OptimizerFactory,
-    SchedulerFactory,
-    optimizer_config,
-)
+from exposure_lab.inference import crop_to, pad_to_multiple, resize
+from exposure_lab.metrics.no_reference import exposure_score
+from exposure_lab.tasks.base import ExposureTask, OptimizerFactory, SchedulerFactory
 
 MAP_RANGE = 2.0  # residual maps span [−1, 1]
-
-
-def exposure_score(residual: Tensor) -> Tensor:
-    """Holistic exposure score without fine-tuning: (B,1,H,W) residual → (B,) 10·(1 − mean|R|)."""
-    return 10.0 * (1.0 - residual.abs().flatten(1).mean(1))
-
-
-def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear resize with antialias (torchvision `Resize` on tensors, as the official scripts use)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
 def map_metrics(pred: Tensor, target: Tensor) -> dict[str, Tensor]:
@@ -48,7 +30,7 @@ def map_metrics(pred: Tensor, target: Tensor) -> dict[str, Tensor]:
     }
 
 
-class ExposureAssessment(L.LightningModule):
+class ExposureAssessment(ExposureTask):
     """Trains `net` (B,3,H,W) in [0,1] → residual map (B,1,H,W) (+ under / − over) with L1 on the maps.
 
     Batches are dicts with `input`, `target` (B,1,H,W) in [−1, 1] and optionally `score` (B,), the holistic
@@ -57,6 +39,8 @@ class ExposureAssessment(L.LightningModule):
     score. `input_size` is the square size `residual_map` resizes images to (the official protocol: 256);
     None runs the net at the image's own size.
     """
+
+    output_kind = "exposure_map"
 
     def __init__(
         self,
@@ -67,13 +51,8 @@ class ExposureAssessment(L.LightningModule):
         scheduler_monitor: str = "val/mae",
         scheduler_interval: str = "epoch",
     ) -> None:
-        super().__init__()
-        self.net = net
+        super().__init__(net, optimizer, scheduler, scheduler_monitor, scheduler_interval)
         self.input_size = input_size
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.scheduler_monitor = scheduler_monitor
-        self.scheduler_interval = scheduler_interval
         with warnings.catch_warnings():  # Spearman's buffer warning: one float pair per image here
             warnings.filterwarnings("ignore", message=".*will save all targets and predictions")
             self.correlations = nn.ModuleDict(
@@ -84,16 +63,6 @@ class ExposureAssessment(L.LightningModule):
                 }
             )
         self.scored = {"val": 0, "test": 0}
-        self.run_config: dict[str, Any] | None = None
-        self.test_records: list[dict[str, Any]] = []
-
-    @property
-    def trainable(self) -> bool:
-        """Whether the net has parameters to optimise."""
-        return any(p.requires_grad for p in self.net.parameters())
-
-    def set_metric_suite(self, suite: nn.Module) -> None:
-        """Accepted for the train/eval entry points; residual maps are always scored with `map_metrics`."""
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -126,7 +95,7 @@ class ExposureAssessment(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         pred = self.predict_map(batch["input"])
         loss = F.l1_loss(pred, batch["target"])
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=pred.shape[0])
+        self.log_terms("train", loss, {}, pred.shape[0])
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -182,15 +151,3 @@ class ExposureAssessment(L.LightningModule):
                     self.log(f"{stage}/{name}", value, sync_dist=True)
             metric.reset()
         self.scored[stage] = 0
-
-    def configure_optimizers(self) -> Any:
-        return optimizer_config(
-            self.net,
-            self.optimizer_factory,
-            self.scheduler_factory,
-            self.scheduler_monitor,
-            self.scheduler_interval,
-        )
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_CONFIG_KEY] = {"version": __version__, **(self.run_config or {})}

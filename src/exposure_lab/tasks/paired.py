@@ -2,53 +2,22 @@
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 
-from exposure_lab import __version__
 from exposure_lab.data.io import write_image
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import enhance, primary_output
 from exposure_lab.losses import WeightedLoss
 from exposure_lab.losses.exposure_assessment import ExposureAssessmentLoss
-
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
-CHECKPOINT_CONFIG_KEY = "exposure_lab"
+from exposure_lab.tasks.base import ExposureTask, OptimizerFactory, SchedulerFactory
 
 
-def optimizer_config(
-    net: nn.Module,
-    optimizer: OptimizerFactory | None,
-    scheduler: SchedulerFactory | None,
-    monitor: str,
-    interval: str,
-) -> Any:
-    """What `configure_optimizers` returns for one optimizer over `net`'s trainable parameters and an
-    optional LR scheduler stepped every `interval` on `monitor`; None when there is nothing to optimise."""
-    params = [p for p in net.parameters() if p.requires_grad]
-    if optimizer is None or not params:
-        return None
-    built = optimizer(params=params)
-    if scheduler is None:
-        return built
-    return {
-        "optimizer": built,
-        "lr_scheduler": {
-            "scheduler": scheduler(optimizer=built),
-            "monitor": monitor,
-            "interval": interval,
-            "frequency": 1,
-        },
-    }
-
-
-class PairedRestoration(L.LightningModule):
+class PairedRestoration(ExposureTask):
     """Trains `net` (B,3,H,W)→(B,3,H,W) in [0,1] on dict batches with `input` and `target`.
 
     Metrics come from a `MetricSuite` set with `set_metric_suite` (the run's protocol, not the model's), so a
@@ -72,31 +41,18 @@ class PairedRestoration(L.LightningModule):
         assessor_ckpt: str | None = None,
         assessor_weight: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.net = net
+        super().__init__(
+            net, optimizer, scheduler, scheduler_monitor, scheduler_interval, tile_size, tile_overlap
+        )
         self.loss = WeightedLoss(losses or {})
         self.assessor_weight = float(assessor_weight)
         self.exposure_assessment = (
             ExposureAssessmentLoss(assessor_ckpt) if assessor_ckpt and self.assessor_weight else None
         )
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.scheduler_monitor = scheduler_monitor
-        self.scheduler_interval = scheduler_interval
         self.train_metric_names = tuple(train_metrics)
-        self.tile_size = tile_size
-        self.tile_overlap = tile_overlap
-        self.run_config: dict[str, Any] | None = None
-        self.test_records: list[dict[str, Any]] = []
-        self.prediction_dir: Path | None = None
         # Kept outside the module tree so metric weights (LPIPS) never enter checkpoints.
         self.__dict__["metric_suite"] = None
         self.__dict__["train_metric_suite"] = None
-
-    @property
-    def trainable(self) -> bool:
-        """Whether the net has parameters to optimise (classical baselines have none)."""
-        return any(p.requires_grad for p in self.net.parameters())
 
     def set_metric_suite(self, suite: nn.Module) -> None:
         """Score val/test with `suite` (a `MetricSuite`) and train batches with its cheap subset."""
@@ -126,16 +82,18 @@ class PairedRestoration(L.LightningModule):
         if self.exposure_assessment is not None:
             terms["exposure_assessment"] = self.exposure_assessment(pred)
             total = total + self.assessor_weight * terms["exposure_assessment"]
-        batch_size = pred.shape[0]
-        self.log("train/loss", total, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
-        for name, value in terms.items():
-            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=batch_size)
-        if self.train_metric_suite is not None and self.train_metric_suite.names:
-            with torch.no_grad():
-                scores = self.train_metric_suite(pred.detach().clamp(0, 1), batch["target"])
-            for name, values in scores.items():
-                self.log(f"train/{name}", values.mean(), on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log_terms("train", total, terms, pred.shape[0])
+        self.log_train_metrics(pred, batch["target"])
         return total
+
+    def log_train_metrics(self, pred: Tensor, target: Tensor) -> None:
+        """Log the cheap train metrics (`train_metrics`) of the raw training output against `target`."""
+        if self.train_metric_suite is None or not self.train_metric_suite.names:
+            return
+        with torch.no_grad():
+            scores = self.train_metric_suite(pred.detach().clamp(0, 1), target)
+        for name, values in scores.items():
+            self.log(f"train/{name}", values.mean(), on_step=False, on_epoch=True, batch_size=pred.shape[0])
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         pred = self._score_and_log("val", batch)
@@ -231,15 +189,3 @@ class PairedRestoration(L.LightningModule):
             self.test_records.append(record)
             if self.prediction_dir is not None:
                 write_image(self.prediction_dir / Path(record["name"]).with_suffix(".png"), pred[i])
-
-    def configure_optimizers(self) -> Any:
-        return optimizer_config(
-            self.net,
-            self.optimizer_factory,
-            self.scheduler_factory,
-            self.scheduler_monitor,
-            self.scheduler_interval,
-        )
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_CONFIG_KEY] = {"version": __version__, **(self.run_config or {})}

@@ -8,7 +8,8 @@ from torch import Tensor, nn
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.losses.zero_reference import ZeroReferenceLoss
 from exposure_lab.metrics.no_reference import NoReferenceSuite
-from exposure_lab.tasks.paired import OptimizerFactory, PairedRestoration, SchedulerFactory
+from exposure_lab.tasks.base import OptimizerFactory, SchedulerFactory
+from exposure_lab.tasks.paired import PairedRestoration
 
 
 class ZeroReferenceEnhancement(PairedRestoration):
@@ -28,7 +29,7 @@ class ZeroReferenceEnhancement(PairedRestoration):
     def __init__(
         self,
         net: nn.Module,
-        loss_weights: Mapping[str, float],
+        losses: Mapping[str, float],
         spatial_patch: int = 4,
         spatial_diagonals: bool = False,
         exposure_patch: int = 16,
@@ -52,7 +53,7 @@ class ZeroReferenceEnhancement(PairedRestoration):
             tile_overlap=tile_overlap,
         )
         self.zero_reference_loss = ZeroReferenceLoss(
-            loss_weights,
+            losses,
             spatial_patch=spatial_patch,
             spatial_diagonals=spatial_diagonals,
             exposure_patch=exposure_patch,
@@ -107,10 +108,7 @@ class ZeroReferenceEnhancement(PairedRestoration):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         total, terms = self.zero_reference_terms(batch["input"])
-        batch_size = batch["input"].shape[0]
-        self.log("train/loss", total, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
-        for name, value in terms.items():
-            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log_terms("train", total, terms, batch["input"].shape[0])
         return total
 
     def on_validation_start(self) -> None:
@@ -121,9 +119,7 @@ class ZeroReferenceEnhancement(PairedRestoration):
         x = batch["input"]
         batch_size = x.shape[0]
         total, terms = self.zero_reference_terms(x)
-        self.log("val/loss", total, prog_bar=True, batch_size=batch_size, sync_dist=True)
-        for name, value in terms.items():
-            self.log(f"val/{name}", value, batch_size=batch_size, sync_dist=True)
+        self.log_terms("val", total, terms, batch_size)
         if "target" in batch:
             self._score_and_log("val", batch)
             return

@@ -7,9 +7,9 @@ import pytest
 import torch
 from tests.conftest import SHARED
 
-from exposure_lab.importing import import_official, read_official_state_dict
-from exposure_lab.models.wavelet_assessor import HaarDWT, PIEANet, PIEANetReleased, wavelet_assessor
-from exposure_lab.tasks.assessment import exposure_score
+from exposure_lab.checkpoints.official import import_official, read_official_state_dict
+from exposure_lab.models.p_ieanet import HaarDWT, PIEANet, PIEANetReleased, p_ieanet
+from exposure_lab.metrics.no_reference import exposure_score
 
 WEIGHTS = SHARED / "weights" / "p_ieanet"
 GOLDEN = SHARED / "weights" / "golden" / "p_ieanet"
@@ -36,8 +36,8 @@ def test_haar_round_trip_is_exact_and_bands_are_orthonormal():
 
 
 def test_parameter_counts_of_both_variants():
-    assert count(wavelet_assessor("released")) == 624_263
-    paper = wavelet_assessor("paper")
+    assert count(p_ieanet("released")) == 624_263
+    paper = p_ieanet("paper")
     assert isinstance(paper, PIEANet) and 2_650_000 < count(paper) < 2_750_000
 
 
@@ -45,7 +45,7 @@ def test_parameter_counts_of_both_variants():
 def test_output_of_an_image_does_not_depend_on_the_rest_of_the_batch(variant):
     torch.manual_seed(0)
     small = {"channels": 16, "structure_layers": 2, "lightness_blocks": 2} if variant == "paper" else {}
-    net = wavelet_assessor(variant, **small).eval()
+    net = p_ieanet(variant, **small).eval()
     x = torch.rand(3, 3, 32, 40)
     with torch.no_grad():
         together = net(x)

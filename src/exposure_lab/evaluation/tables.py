@@ -7,17 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from exposure_lab.metrics import UnknownMetricError, higher_is_better
+from exposure_lab.metrics import METRIC_SPECS
 
-_LABELS = {
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "lpips": "LPIPS",
-    "mae": "MAE",
-    "params": "params",
-    "latency_ms_per_mp": "latency (ms/MP)",
-}
-_DECIMALS = {"psnr": 2, "ssim": 4, "lpips": 4, "mae": 4, "params": 0, "latency_ms_per_mp": 1}
 _DEFAULT_DECIMALS = 4
 MISSING = "n/a"
 
@@ -27,11 +18,9 @@ def _is_missing(value: Any) -> bool:
 
 
 def _direction(column: str) -> bool | None:
-    """True/False when higher/lower is better, None for a column that is not a known metric."""
-    try:
-        return higher_is_better(column)
-    except UnknownMetricError:
-        return None
+    """True/False when higher/lower is better, None for a measure without direction or an unknown column."""
+    spec = METRIC_SPECS.get(_split(column)[1])
+    return None if spec is None else spec.higher_is_better
 
 
 def _split(column: str) -> tuple[str, str]:
@@ -45,14 +34,16 @@ def column_header(column: str) -> str:
     prefix, name = _split(column)
     direction = _direction(column)
     arrow = "" if direction is None else (" ↑" if direction else " ↓")
-    return f"{prefix}{_LABELS.get(name, name)}{arrow}"
+    spec = METRIC_SPECS.get(name)
+    return f"{prefix}{name if spec is None else spec.label}{arrow}"
 
 
 def format_value(column: str, value: Any) -> str:
     """A metric value as shown in tables: PSNR 2 decimals, SSIM/LPIPS 4, params integer, latency 1; `n/a`."""
     if _is_missing(value):
         return MISSING
-    return f"{float(value):,.{_DECIMALS.get(_split(column)[1], _DEFAULT_DECIMALS)}f}"
+    spec = METRIC_SPECS.get(_split(column)[1])
+    return f"{float(value):,.{_DEFAULT_DECIMALS if spec is None else spec.decimals}f}"
 
 
 def _columns(results: Mapping[str, Mapping[str, Any]], columns: Sequence[str] | None) -> list[str]:

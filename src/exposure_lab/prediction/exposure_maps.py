@@ -1,4 +1,5 @@
-"""Outputs of the exposure assessor: residual-map files, heatmaps, a colour bar and per-image statistics."""
+"""An exposure assessor's outputs for image files: residual maps, heatmaps, a colour bar and per-image
+statistics (`exposure-lab assess`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+from tqdm.auto import tqdm
 
-from exposure_lab.data.io import write_array
+from exposure_lab.data.io import image_inputs, read_image, write_array
+from exposure_lab.data.pairing import split_ev_suffix
 from exposure_lab.errors import ExposureLabError
 
 MAP_FORMATS = ("png", "npy")
@@ -114,3 +117,30 @@ def residual_of(task: Any, image: Tensor) -> Tensor:
     """(1,H,W) residual of a (3,H,W) image in [0,1] by any object with `residual_map`, in inference mode."""
     with torch.inference_mode():
         return task.residual_map(image[None])[0]
+
+
+def assess_paths(
+    task: Any, input: Path, output: Path, device: str = "cpu", map_format: str = "png", threshold: float = 0.1
+) -> list[dict[str, Any]]:
+    """Write the residual map, heatmap and statistics of every image of `input` into `output` (see
+    conf/assess.yaml); `task` is any object with `residual_map`. Returns the scores.csv rows."""
+    if map_format not in MAP_FORMATS:
+        raise ExposureLabError(f"map_format must be one of {', '.join(MAP_FORMATS)}, got {map_format!r}")
+    paths = image_inputs(input)
+    output.mkdir(parents=True, exist_ok=True)
+    task = task.to(device).eval()
+    rows = []
+    for path in tqdm(paths, desc="assess", unit="img", disable=len(paths) < 2):
+        residual = residual_of(task, read_image(path).to(device)).cpu()
+        write_residual(output / f"{path.stem}_residual.{map_format}", residual)
+        write_heatmap(output / f"{path.stem}_heatmap.png", residual)
+        rows.append(
+            {
+                "name": path.name,
+                "ev": split_ev_suffix(path.stem)[1],
+                **exposure_statistics(residual, threshold),
+            }
+        )
+    write_colour_bar(output / "colour_bar.png")
+    write_scores(output / "scores.csv", rows)
+    return rows

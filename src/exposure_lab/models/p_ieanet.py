@@ -396,7 +396,7 @@ _OFFICIAL_KEYS: tuple[tuple[re.Pattern[str], Any], ...] = tuple(
 VARIANTS = {"paper": PIEANet, "released": PIEANetReleased}
 
 
-def wavelet_assessor(variant: str = "paper", **options: Any) -> nn.Module:
+def p_ieanet(variant: str = "paper", **options: Any) -> nn.Module:
     """The P-IEANet of `variant` ("paper": `PIEANet(**options)`; "released": `PIEANetReleased()`)."""
     if variant not in VARIANTS:
         raise ExposureLabError(

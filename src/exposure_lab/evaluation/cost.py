@@ -1,25 +1,10 @@
-"""`make bench` / `exposure-lab bench [key=value ...]`: cost of the model configs' nets, the metrics and data
-loading on this machine, as JSON.
-
-Keys (all optional):
-  model=<name> | models=[a,b]   only these conf/model configs (then no metric and data sections)
-  sizes=[256,512]               square forward sizes
-  repeats=5                     timed calls per measurement (median) …
-  time_budget_s=10              … fewer (at least one) when they would take longer than this
-  max_gmacs=<G>                 skip a timing whose one call costs more GMACs (a training step counts 3× its
-                                forward); default: no limit for named models, 150 for all configs
-  train_size=128 train_batch=4  training-throughput batch
-  out=<file.json>               also write the JSON here
-Peak memory (during the first forward call): CUDA's max allocated bytes, or on Linux CPUs the growth of the
-resident set's high-water mark.
-"""
+"""The cost of nets, metrics and data loading on this machine: parameters, MACs, latency, peak memory and
+training throughput (the measuring side of `exposure-lab bench`)."""
 
 import copy
 import ctypes
-import json
 import platform
 import re
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,47 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from exposure_lab.benchmarking import count_parameters
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.config import config_dir
-from exposure_lab.errors import ExposureLabError, exit_on_user_error, user_error_of
+from exposure_lab.errors import user_error_of
 from exposure_lab.inference import enhance, primary_output
 
-ALL_MODELS_MAX_GMACS = 150.0
-DEFAULTS: dict[str, Any] = {
-    "model": None,
-    "models": None,
-    "sizes": [256, 512],
-    "repeats": 5,
-    "max_gmacs": None,
-    "train_size": 128,
-    "train_batch": 4,
-    "time_budget_s": 10.0,
-    "out": None,
-}
 
-
-def parse_arguments(argv: list[str]) -> dict[str, Any]:
-    """`key=value` arguments (YAML values, e.g. sizes=[256,512]) merged over `DEFAULTS`."""
-    pairs = [arg.lstrip("+") for arg in argv]
-    malformed = [arg for arg in pairs if "=" not in arg]
-    if malformed:
-        raise ExposureLabError(
-            f"bench: arguments are key=value, got {malformed}; see `exposure-lab bench --help`"
-        )
-    given = OmegaConf.to_container(OmegaConf.from_dotlist(pairs))
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ExposureLabError(f"bench: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
-    options = {**DEFAULTS, **given}
-    if options["max_gmacs"] is None:
-        options["max_gmacs"] = float("inf") if options["model"] or options["models"] else ALL_MODELS_MAX_GMACS
-    if isinstance(options["sizes"], int):
-        options["sizes"] = [options["sizes"]]
-    return options
+def count_parameters(net: nn.Module) -> int:
+    """Number of parameters of a net (0 for classical baselines)."""
+    return sum(p.numel() for p in net.parameters())
 
 
 def median_seconds(
@@ -270,20 +226,3 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         report["metrics"] = bench_metrics(options["sizes"], options["repeats"])
         report["data"] = bench_data(options["repeats"])
     return report
-
-
-@exit_on_user_error
-def main() -> None:
-    """Entry point: `python -m exposure_lab.bench [key=value ...]`; prints the JSON report."""
-    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
-        print(__doc__)
-        return
-    options = parse_arguments(sys.argv[1:])
-    text = json.dumps(run(options), indent=2)
-    if options["out"]:
-        Path(options["out"]).write_text(text)
-    print(text)
-
-
-if __name__ == "__main__":
-    main()

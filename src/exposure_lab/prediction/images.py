@@ -7,26 +7,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from exposure_lab.data.io import IMAGE_EXTENSIONS, array_to_tensor, decode_image, list_images, write_image
-from exposure_lab.errors import DataLayoutError, ExposureLabError, ImageReadError
+from exposure_lab.data.io import array_to_tensor, decode_image, image_inputs, write_image
+from exposure_lab.errors import ExposureLabError
 
 _SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
-
-
-def _inputs(input: Path) -> list[Path]:
-    """The image files to enhance: `input` itself, or the images of the folder `input`."""
-    if input.is_dir():
-        paths = list_images(input)
-        if not paths:
-            extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
-            raise DataLayoutError(f"{input}: no images in this folder (looked for {extensions})")
-        return paths
-    if not input.exists():
-        raise DataLayoutError(f"{input}: no such file or folder")
-    if input.suffix.lower() not in IMAGE_EXTENSIONS:
-        extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
-        raise ImageReadError(f"{input}: not an image file name (expected one of {extensions})")
-    return [input]
 
 
 def predict_paths(
@@ -45,7 +29,7 @@ def predict_paths(
     written paths in input order.
     """
     input, output = Path(input), Path(output)
-    paths = _inputs(input)
+    paths = image_inputs(input)
     source_folder = input if input.is_dir() else input.parent
     if output.exists() and not output.is_dir():
         raise ExposureLabError(f"{output}: output must be a folder, but a file of that name exists")

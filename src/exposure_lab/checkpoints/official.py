@@ -1,13 +1,12 @@
-"""`exposure-lab import <model> <official .pth> [out=<ckpt>] [overwrite=true] [net.<arg>=<value> ...]`.
+"""Official released checkpoints: read a release file and convert it onto the net of a model config.
 
-Converts a released checkpoint of a supported method into an exposure_lab checkpoint that `eval`, `predict`
-and `benchmark` accept as `ckpt_path=`. The net of `conf/model/<model>.yaml` maps the official key layout onto
-its own with its `convert_official_state_dict` method; this module reads the file, checks the result key by
-key and shape by shape, and writes the checkpoint.
+The net of `conf/model/<model>.yaml` (or `<model>_release.yaml` where the release is a network of its own,
+e.g. P-IEANet's simplified released code) maps the official key layout onto its own with its
+`convert_official_state_dict` method; this module reads the file, checks the result key by key and shape by
+shape, and writes the checkpoint.
 """
 
 import hashlib
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,18 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from exposure_lab.checkpoints import build_task, compose_model_config, write_checkpoint
-from exposure_lab.errors import ExposureLabError, exit_on_user_error
+from exposure_lab.config import config_dir
+from exposure_lab.errors import ExposureLabError
 
-USAGE = (
-    "usage: exposure-lab import <model> <official .pth> [out=<ckpt>] [overwrite=true] [net.<arg>=<value> ...]"
-)
 WRAPPER_KEYS = ("state_dict", "model", "params_ema", "params", "net")
 SHOWN_KEYS = 8
+
+
+def release_config_name(model: str) -> str:
+    """`<model>_release` when that model config exists (the released network differs from the paper's),
+    else `model`."""
+    release = f"{model}_release"
+    return release if (config_dir() / "model" / f"{release}.yaml").is_file() else model
 
 
 def read_official_state_dict(source: Path) -> dict[str, Tensor]:
@@ -90,27 +94,29 @@ def import_official(
     overrides: Sequence[str] = (),
     overwrite: bool = False,
 ) -> Path:
-    """Convert the official weights `source` for `conf/model/<model>.yaml` (with `overrides` of its keys, e.g.
-    `net.scale_factor=12`) into the exposure_lab checkpoint `out` (default `<model>_official.ckpt`)."""
+    """Convert the official weights `source` for `conf/model/<model>.yaml` (its `_release` sibling when there
+    is one; with `overrides` of its keys, e.g. `net.scale_factor=12`) into the exposure_lab checkpoint `out`
+    (default `<model>_official.ckpt`)."""
     source = Path(source)
+    config_name = release_config_name(model)
     out = Path(out) if out else Path(f"{model}_official.ckpt")
     if out.exists() and not overwrite:
         raise ExposureLabError(f"{out}: already exists; choose another out= or pass overwrite=true")
     official = read_official_state_dict(source)
-    model_cfg = compose_model_config(model, [f"model.{o.removeprefix('model.')}" for o in overrides])
+    model_cfg = compose_model_config(config_name, [f"model.{o.removeprefix('model.')}" for o in overrides])
     task = build_task(model_cfg)
     net = task.net
     convert = getattr(net, "convert_official_state_dict", None)
     if convert is None:
         raise ExposureLabError(
-            f"model {model!r} ({type(net).__name__}) has no converter for official weights"
+            f"model {config_name!r} ({type(net).__name__}) has no converter for official weights"
         )
     converted = convert(official)
     expected = net.state_dict()
     check_state_dict(converted, expected, source)
     net.load_state_dict(converted)
     stored: dict[str, Any] = {
-        "model_name": model,
+        "model_name": config_name,
         "model": OmegaConf.to_container(model_cfg, resolve=True),
         "imported_from": {
             "path": str(source.resolve()),
@@ -119,41 +125,3 @@ def import_official(
         },
     }
     return write_checkpoint(task, stored, out)
-
-
-def parse_arguments(args: Sequence[str]) -> dict[str, Any]:
-    """`<model> <source> [out=…] [overwrite=true] [overrides…]` → keyword arguments of `import_official`."""
-    positional = [a for a in args if "=" not in a]
-    if len(positional) != 2:
-        raise ExposureLabError(f"import needs a model name and an official checkpoint file\n{USAGE}")
-    options = dict(a.split("=", 1) for a in args if a.startswith(("out=", "overwrite=")))
-    overwrite = options.get("overwrite", "false").lower()
-    if overwrite not in ("true", "false"):
-        raise ExposureLabError(f"overwrite must be true or false, got {overwrite!r}")
-    overrides = [a for a in args if "=" in a and not a.startswith(("out=", "overwrite="))]
-    model, source = positional
-    return {
-        "model": model,
-        "source": Path(source),
-        "out": options.get("out"),
-        "overrides": overrides,
-        "overwrite": overwrite == "true",
-    }
-
-
-@exit_on_user_error
-def main() -> None:
-    arguments = parse_arguments(sys.argv[1:])
-    path = import_official(**arguments)
-    stored = torch.load(path, map_location="cpu", weights_only=True)
-    net_tensors = {k: v for k, v in stored["state_dict"].items() if k.startswith("net.")}
-    print(
-        f"imported {arguments['source']} as model {arguments['model']!r}: {len(net_tensors)} tensors, "
-        f"{sum(v.numel() for v in net_tensors.values()):,} values"
-    )
-    print(f"sha256 {stored['exposure_lab']['imported_from']['sha256']}")
-    print(path.resolve())
-
-
-if __name__ == "__main__":
-    main()

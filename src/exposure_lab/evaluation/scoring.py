@@ -18,9 +18,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from exposure_lab.data.io import write_image
+from exposure_lab.evaluation.cost import count_parameters
+from exposure_lab.evaluation.tables import write_results, write_table
 from exposure_lab.metrics.assessor_score import WithAssessorScore
 from exposure_lab.metrics.no_reference import NoReferenceSuite, no_reference_suite
-from exposure_lab.tables import write_results, write_table
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,6 @@ def quiet_lightning_info() -> Iterator[None]:
         yield
     finally:
         lightning_log.setLevel(level)
-
-
-def count_parameters(net: nn.Module) -> int:
-    """Number of parameters of a net (0 for classical baselines)."""
-    return sum(p.numel() for p in net.parameters())
 
 
 def mean_of(records: Sequence[dict[str, Any]], key: str) -> float | None:
@@ -194,7 +190,7 @@ def benchmark(
         if save_images:
             task.prediction_dir = out_dir / "images" / folder
         if without_reference:
-            grids, predictions = out_dir / "grids" / folder, getattr(task, "prediction_dir", None)
+            grids, predictions = out_dir / "grids" / folder, task.prediction_dir
             records = score_without_reference(task, datamodule, suite, grids, accelerator, predictions)
         else:
             records = score_task(task, datamodule, suite, accelerator)
@@ -216,7 +212,7 @@ def benchmark(
         letters = ", ".join(expert.removeprefix("expert_") for expert in experts)
         header += f", each scored against experts {letters} and averaged over them"
     for name, task in tasks:  # models with their own inference protocol (LMSPEC) say which one ran
-        if callable(getattr(task, "describe_inference", None)):
+        if task.describe_inference():
             header += f" | {name} inference: {task.describe_inference()}"
     markdown = write_results(out_dir, results, per_image, protocol=header, columns=columns)
     if not by_expert:

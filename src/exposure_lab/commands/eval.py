@@ -3,11 +3,12 @@
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from exposure_lab.benchmarking import benchmark_from_config
 from exposure_lab.checkpoints import load_task
-from exposure_lab.config import config_dir, register_resolvers
-from exposure_lab.errors import ExposureLabError, exit_on_user_error
-from exposure_lab.runs import run_dir, save_resolved_config
+from exposure_lab.commands import exit_on_user_error
+from exposure_lab.config import config_dir
+from exposure_lab.errors import ExposureLabError
+from exposure_lab.evaluation.scoring import benchmark_from_config
+from exposure_lab.runs import register_resolvers, run_dir, save_resolved_config
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")

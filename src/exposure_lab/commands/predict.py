@@ -6,10 +6,12 @@ import hydra
 from omegaconf import DictConfig
 
 from exposure_lab.checkpoints import build_task, load_task
-from exposure_lab.config import config_dir, register_resolvers
-from exposure_lab.errors import ExposureLabError, exit_on_user_error
-from exposure_lab.prediction import predict_paths
-from exposure_lab.video import enhance_video, is_video
+from exposure_lab.commands import exit_on_user_error
+from exposure_lab.config import config_dir
+from exposure_lab.errors import ExposureLabError
+from exposure_lab.prediction.images import predict_paths
+from exposure_lab.prediction.video import enhance_video, is_video
+from exposure_lab.runs import register_resolvers
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
@@ -22,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     if not cfg.get("input") or not cfg.get("output"):
         raise ExposureLabError("predict needs input=<file or folder> and output=<folder>")
     task = load_task(cfg.ckpt_path, model)[0] if cfg.get("ckpt_path") else build_task(model)
-    if hasattr(task, "residual_map"):
+    if task.output_kind == "exposure_map":
         raise ExposureLabError(
             f"{cfg.ckpt_path or cfg.model}: an exposure assessor gives maps, not images; use `assess`"
         )

@@ -1,4 +1,8 @@
-"""Rebuild a task from a checkpoint alone (its stored config), or from a model config name."""
+"""Rebuild a task from a checkpoint alone (its stored config), or from a model config name.
+
+Stored `_target_`s are public API: a target that moved is listed in `MOVED_TARGETS`, and checkpoints that
+name it (or the old `loss_weights` key of the zero-reference task) load as before.
+"""
 
 from contextlib import nullcontext
 from pathlib import Path
@@ -12,7 +16,26 @@ from omegaconf import DictConfig, OmegaConf
 from exposure_lab import __version__
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.tasks.paired import CHECKPOINT_CONFIG_KEY
+
+CHECKPOINT_CONFIG_KEY = "exposure_lab"
+MOVED_TARGETS = {
+    "exposure_lab.models.wavelet_assessor.wavelet_assessor": "exposure_lab.models.p_ieanet.p_ieanet"
+}
+RENAMED_KEYS = {"exposure_lab.tasks.zero_reference.ZeroReferenceEnhancement": {"loss_weights": "losses"}}
+
+
+def upgrade_model_config(node: Any) -> Any:
+    """A stored model config (plain containers) with moved targets and renamed keys in today's names."""
+    if isinstance(node, list):
+        return [upgrade_model_config(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    target = MOVED_TARGETS.get(node.get("_target_"), node.get("_target_"))
+    renamed = RENAMED_KEYS.get(target, {})
+    upgraded = {renamed.get(key, key): upgrade_model_config(value) for key, value in node.items()}
+    if target is not None:
+        upgraded["_target_"] = target
+    return upgraded
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -47,6 +70,7 @@ def load_task(
     """
     checkpoint = read_checkpoint(path)
     stored = checkpoint[CHECKPOINT_CONFIG_KEY]
+    stored = {**stored, "model": upgrade_model_config(stored["model"])}
     if overrides:
         model = OmegaConf.merge(OmegaConf.create(stored["model"]), overrides)
         stored = {**stored, "model": OmegaConf.to_container(model, resolve=True)}

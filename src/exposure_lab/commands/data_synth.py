@@ -3,16 +3,18 @@
 import hydra
 from omegaconf import DictConfig
 
-from exposure_lab.config import config_dir, register_resolvers
-from exposure_lab.errors import exit_on_user_error
+from exposure_lab.commands import exit_on_user_error
+from exposure_lab.config import config_dir
+from exposure_lab.data.synthetic import render_from_config
+from exposure_lab.runs import register_resolvers
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="synth")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    from exposure_lab.data.synthetic import synth_main
-
-    print(synth_main(cfg))
+    out_dir, summary = render_from_config(cfg)
+    print(summary)
+    print(out_dir)
 
 
 register_resolvers()

@@ -1,0 +1,76 @@
+"""`make bench` / `exposure-lab bench [key=value ...]`: cost of the model configs' nets, the metrics and data
+loading on this machine, as JSON.
+
+Keys (all optional):
+  model=<name> | models=[a,b]   only these conf/model configs (then no metric and data sections)
+  sizes=[256,512]               square forward sizes
+  repeats=5                     timed calls per measurement (median) …
+  time_budget_s=10              … fewer (at least one) when they would take longer than this
+  max_gmacs=<G>                 skip a timing whose one call costs more GMACs (a training step counts 3× its
+                                forward); default: no limit for named models, 150 for all configs
+  train_size=128 train_batch=4  training-throughput batch
+  out=<file.json>               also write the JSON here
+Peak memory (during the first forward call): CUDA's max allocated bytes, or on Linux CPUs the growth of the
+resident set's high-water mark.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from exposure_lab.commands import exit_on_user_error
+from exposure_lab.errors import ExposureLabError
+from exposure_lab.evaluation.cost import run
+
+ALL_MODELS_MAX_GMACS = 150.0
+DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "models": None,
+    "sizes": [256, 512],
+    "repeats": 5,
+    "max_gmacs": None,
+    "train_size": 128,
+    "train_batch": 4,
+    "time_budget_s": 10.0,
+    "out": None,
+}
+
+
+def parse_arguments(argv: list[str]) -> dict[str, Any]:
+    """`key=value` arguments (YAML values, e.g. sizes=[256,512]) merged over `DEFAULTS`."""
+    pairs = [arg.lstrip("+") for arg in argv]
+    malformed = [arg for arg in pairs if "=" not in arg]
+    if malformed:
+        raise ExposureLabError(
+            f"bench: arguments are key=value, got {malformed}; see `exposure-lab bench --help`"
+        )
+    given = OmegaConf.to_container(OmegaConf.from_dotlist(pairs))
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ExposureLabError(f"bench: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
+    options = {**DEFAULTS, **given}
+    if options["max_gmacs"] is None:
+        options["max_gmacs"] = float("inf") if options["model"] or options["models"] else ALL_MODELS_MAX_GMACS
+    if isinstance(options["sizes"], int):
+        options["sizes"] = [options["sizes"]]
+    return options
+
+
+@exit_on_user_error
+def main() -> None:
+    """Entry point: `python -m exposure_lab.commands.bench [key=value ...]`; prints the JSON report."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(__doc__)
+        return
+    options = parse_arguments(sys.argv[1:])
+    text = json.dumps(run(options), indent=2)
+    if options["out"]:
+        Path(options["out"]).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""L4: scoring models on data sets, results tables, and the cost of nets on this machine."""
