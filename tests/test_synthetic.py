@@ -23,8 +23,8 @@ from exposure_lab.data.synthetic import (
     SynthOptions,
     available_photos,
     camera_response,
+    render_from_config,
     render_synthetic_set,
-    synth_main,
     synthetic_set_complete,
 )
 from exposure_lab.data.synthetic_layouts import expert_rendition
@@ -191,20 +191,25 @@ def test_default_photos_load_offline():
     assert set(SynthOptions().split["testing"]) | set(SynthOptions().split["validation"]) <= set(names)
 
 
-def test_synth_config_matches_the_defaults_and_runs(tmp_path, capsys):
+def test_synth_config_matches_the_defaults_and_runs(tmp_path):
+    assert OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "render" / "default.yaml")) == asdict(
+        SynthOptions()
+    )
     cfg = OmegaConf.load(REPO / "conf" / "synth.yaml")
-    defaults = OmegaConf.to_container(cfg)
-    defaults.pop("defaults")
-    assert defaults.pop("task_name") == "synth"
-    assert defaults.pop("out") == "${paths.data_dir}/synthetic"
-    assert defaults.pop("layout") == "synthetic"
-    assert defaults.pop("source") == "${paths.data_dir}/synthetic"
-    assert defaults == asdict(SynthOptions())
+    command = OmegaConf.to_container(cfg)
+    assert command.pop("defaults")[0] == {"render@_here_": "default"}
+    assert command == {
+        "task_name": "synth",
+        "out": "${paths.data_dir}/synthetic",
+        "layout": "synthetic",
+        "source": "${paths.data_dir}/synthetic",
+    }
+    cfg.merge_with(OmegaConf.load(REPO / "conf" / "render" / "default.yaml"))
     cfg.out, cfg.source = str(tmp_path / "cli"), str(tmp_path / "unused")
     cfg.merge_with(OmegaConf.create(TINY))
-    out = synth_main(cfg)
+    out, summary = render_from_config(cfg)
     assert synthetic_set_complete(out)
-    assert "training 2 scenes, validation 2 scenes, testing 2 scenes" in capsys.readouterr().out
+    assert "training 2 scenes, validation 2 scenes, testing 2 scenes" in summary
 
 
 def test_datamodule_renders_when_missing_and_batches_carry_ev(tmp_path):
@@ -257,7 +262,7 @@ def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_pa
     cfg = OmegaConf.load(REPO / "conf" / "synth.yaml")
     cfg.merge_with(OmegaConf.create(TINY))
     cfg.out, cfg.source, cfg.layout = str(tmp_path / layout), str(tmp_path / "standard"), layout
-    out = synth_main(cfg)
+    out = render_from_config(cfg)[0]
     assert f"in the {layout} layout: {out}" in capsys.readouterr().out
     overrides = [f"data.root={out}", "data.num_workers=0", *data]
     module = instantiate(compose_data(layout.split("_")[0], overrides, tmp_path).data)
@@ -270,7 +275,7 @@ def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_pa
     if layout == "afifi":
         assert sorted(item["experts"]) == list("abcde") and torch.equal(item["experts"]["c"], item["target"])
         assert not torch.equal(item["experts"]["a"], item["target"])
-    assert synth_main(cfg) == out  # a second run finds the arrangement complete
+    assert render_from_config(cfg)[0] == out  # a second run finds the arrangement complete
 
 
 def test_expert_renditions_keep_c_and_differ_for_the_others():
