@@ -5,7 +5,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from exposure_lab.data.io import write_image
 from exposure_lab.evaluation.cost import count_parameters
+from exposure_lab.evaluation.latency import LatencyProtocol, latency_ms_per_mp
 from exposure_lab.evaluation.tables import write_results, write_table
 from exposure_lab.metrics.assessor_score import WithAssessorScore
 from exposure_lab.metrics.no_reference import NoReferenceSuite, no_reference_suite
@@ -127,15 +128,13 @@ def metric_means(
 
 
 def summarise(
-    records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module
+    records: Sequence[dict[str, Any]], metric_names: Sequence[str], net: nn.Module, latency: float | None
 ) -> dict[str, Any]:
-    """Mean of every metric over images (per-image protocol) and per subset, params, latency per megapixel."""
+    """Mean of every metric over images (per-image protocol) and per subset, params, and `latency` (ms/MP,
+    measured apart: see `evaluation.latency`)."""
     summary = metric_means(records, metric_names)
     summary["params"] = count_parameters(net)
-    megapixels = sum(r["megapixels"] for r in records)
-    summary["latency_ms_per_mp"] = (
-        1000 * sum(r["seconds"] for r in records) / megapixels if megapixels else None
-    )
+    summary["latency_ms_per_mp"] = latency
     return summary
 
 
@@ -166,13 +165,16 @@ def benchmark(
     accelerator: str = "cpu",
     save_images: bool = False,
     no_reference: NoReferenceSuite | None = None,
+    latency: LatencyProtocol = LatencyProtocol(),
+    measured_latency: Mapping[str, float] | None = None,
 ) -> str:
     """Score every (name, task) on the test split; write results.{json,csv,md} and per_image.csv to `out_dir`.
 
     With `save_images`, every output is also written to `out_dir/images/<model>/<input stem>.png`. Data
     without targets (`target_kind` None: DICM, LIME…) is scored with the `no_reference` measures (default
     `NoReferenceSuite()`) instead of `suite`, and before/after grids go to `out_dir/grids/<model>/`.
-    Returns the Markdown table (protocol line first).
+    Latency is measured per task under `latency` (warm-up, then the median of timed calls on one fixed input)
+    unless `measured_latency` has the task's value. Returns the Markdown table (protocol line first).
     """
     datamodule.prepare_data()
     datamodule.setup("test")
@@ -194,7 +196,10 @@ def benchmark(
             records = score_without_reference(task, datamodule, suite, grids, accelerator, predictions)
         else:
             records = score_task(task, datamodule, suite, accelerator)
-        results[name] = summarise(records, suite.names, task.net)
+        milliseconds = (measured_latency or {}).get(name)
+        if milliseconds is None:
+            milliseconds = latency_ms_per_mp(task, latency)
+        results[name] = summarise(records, suite.names, task.net, milliseconds)
         by_expert.update(expert_rows(name, records, suite.names))
         per_image.extend({"model": name, **record} for record in records)
     for metric, reason in suite.unavailable.items():
@@ -205,6 +210,7 @@ def benchmark(
     columns = [*suite.names, *suite.unavailable, *by_subset, "params", "latency_ms_per_mp"]
     images = len(per_image) // max(1, len(tasks))
     header = f"{suite.describe()} | data: {getattr(datamodule, 'name', 'test')} test split, {images} images"
+    header += f" | {latency.describe(accelerator)}"
     experts = sorted(
         {key.split("/")[0] for record in per_image for key in record if key.startswith("expert_")}
     )
@@ -229,9 +235,10 @@ def benchmark_from_config(
     datamodule: L.LightningDataModule,
     cfg: DictConfig,
     out_dir: Path,
+    measured_latency: Mapping[str, float] | None = None,
 ) -> str:
     """`benchmark` with the settings of an `eval`/`benchmark` config: `tile_size`/`tile_overlap` for every
-    task, the `metrics` suite, `accelerator`, `save_images` and the `no_reference` measures."""
+    task, the `metrics` suite, `accelerator`, `save_images`, the `no_reference` measures and `latency`."""
     for _, task in tasks:
         task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     return benchmark(
@@ -242,4 +249,6 @@ def benchmark_from_config(
         accelerator=cfg.accelerator,
         save_images=cfg.save_images,
         no_reference=no_reference_suite(**cfg.no_reference),
+        latency=LatencyProtocol(**cfg.latency) if cfg.get("latency") else LatencyProtocol(),
+        measured_latency=measured_latency,
     )

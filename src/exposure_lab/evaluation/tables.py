@@ -17,8 +17,9 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _direction(column: str) -> bool | None:
-    """True/False when higher/lower is better, None for a measure without direction or an unknown column."""
+def column_direction(column: str) -> bool | None:
+    """True/False when higher/lower is better for a column (`under/psnr`), None for a measure without
+    direction or an unknown column."""
     spec = METRIC_SPECS.get(_split(column)[1])
     return None if spec is None else spec.higher_is_better
 
@@ -32,7 +33,7 @@ def _split(column: str) -> tuple[str, str]:
 def column_header(column: str) -> str:
     """Display header of a metric column with its direction arrow, e.g. `PSNR ↑`, `under/LPIPS ↓`."""
     prefix, name = _split(column)
-    direction = _direction(column)
+    direction = column_direction(column)
     arrow = "" if direction is None else (" ↑" if direction else " ↓")
     spec = METRIC_SPECS.get(name)
     return f"{prefix}{name if spec is None else spec.label}{arrow}"
@@ -67,7 +68,7 @@ def markdown_table(
     columns = _columns(results, columns)
     cells = {model: [format_value(c, scores.get(c)) for c in columns] for model, scores in results.items()}
     for index, column in enumerate(columns):
-        direction = _direction(column)
+        direction = column_direction(column)
         shown = {
             model: float(row[index].replace(",", "")) for model, row in cells.items() if row[index] != MISSING
         }
