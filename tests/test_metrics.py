@@ -123,35 +123,35 @@ def matlab_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("photo", ["astronaut", "coffee"])
-def test_default_ssim_equals_matlab_ssim_of_rgb2gray_on_real_photos(photo):
+def test_default_ssim_equals_scikit_image_valid_windows_on_matlab_gray_of_real_photos(photo):
     reference = getattr(data, photo)()
     distorted = distortions(reference)
     ours = MetricSuite(["ssim"])(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
-    gray_reference = matlab_gray_uint8(reference)
-    expected = [matlab_ssim(matlab_gray_uint8(as_uint8(d)), gray_reference) for d in distorted]
-    assert max(abs(a - b) for a, b in zip(ours.tolist(), expected, strict=True)) < 1e-4
-    assert min(expected) < 0.95
-
-
-@pytest.mark.parametrize("photo", ["astronaut", "coffee"])
-def test_valid_border_ssim_equals_scikit_image_on_matlab_gray_of_real_photos(photo):
-    reference = getattr(data, photo)()
-    distorted = distortions(reference)
-    suite = MetricSuite(["ssim"], {"ssim_border": "valid"})
-    ours = suite(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
     expected = [
         structural_similarity(matlab_gray_uint8(as_uint8(d)), matlab_gray_uint8(reference), **SKIMAGE_SSIM)
         for d in distorted
     ]
     assert max(abs(a - b) for a, b in zip(ours.tolist(), expected, strict=True)) < 1e-4
-    matlab = MetricSuite(["ssim"])(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
-    assert max(abs(a - b) for a, b in zip(matlab.tolist(), expected, strict=True)) > 1e-4  # borders matter
+    assert min(expected) < 0.95
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "coffee"])
+def test_ssim_matlab_equals_matlab_ssim_of_rgb2gray_on_real_photos(photo):
+    reference = getattr(data, photo)()
+    distorted = distortions(reference)
+    suite = MetricSuite(["ssim"], {"ssim_border": "matlab"})
+    ours = suite(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
+    gray_reference = matlab_gray_uint8(reference)
+    expected = [matlab_ssim(matlab_gray_uint8(as_uint8(d)), gray_reference) for d in distorted]
+    assert max(abs(a - b) for a, b in zip(ours.tolist(), expected, strict=True)) < 1e-4
+    default = MetricSuite(["ssim"])(to_tensor(distorted), to_tensor([reference] * len(distorted)))["ssim"]
+    assert max(abs(a - b) for a, b in zip(default.tolist(), expected, strict=True)) > 1e-4  # borders matter
 
 
 def test_rgb_ssim_equals_scikit_image_per_channel_mean():
     reference = data.coffee()[:160, :200]
     distorted = distortions(reference)
-    ours = MetricSuite(["ssim"], {"ssim_space": "rgb", "ssim_border": "valid"})(
+    ours = MetricSuite(["ssim"], {"ssim_space": "rgb"})(
         to_tensor(distorted), to_tensor([reference] * len(distorted))
     )["ssim"]
     expected = [
@@ -216,6 +216,8 @@ def test_default_protocol_and_its_description():
     line = protocol.describe()
     assert "\n" not in line
     assert "PSNR on RGB" in line and "rgb2gray" in line and "uint8" in line
+    assert "valid windows only (Wang et al. ssim_index.m)" in line
+    assert "replicated borders, whole map (MATLAB ssim)" in MetricProtocol(ssim_border="matlab").describe()
     assert "studio range 16-235" in MetricProtocol(color_space="y").describe()
 
 
@@ -236,10 +238,11 @@ def test_higher_is_better():
     assert higher_is_better("psnr") and higher_is_better("ssim")
     assert not any(higher_is_better(n) for n in ("lpips", "mae", "params", "latency_ms_per_mp"))
     assert higher_is_better("test/afifi/under/psnr") and not higher_is_better("val/lpips")
+    assert not any(higher_is_better(n) for n in ("niqe", "piqe", "loe"))
     with pytest.raises(ValueError, match="known metrics: psnr"):
-        higher_is_better("niqe")
+        higher_is_better("brisque")
     with pytest.raises(ExposureLabError):
-        higher_is_better("niqe")
+        higher_is_better("brisque")
 
 
 def test_suite_holds_no_state_or_trainable_parameters():
@@ -259,3 +262,4 @@ def test_metrics_configs_compose_and_instantiate(config):
         assert (suite.protocol.color_space, suite.protocol.y_range) == ("y", "studio")
     if config == "gt_mean":
         assert "GT-mean" in suite.describe()
+    assert suite.protocol.ssim_border == ("matlab" if config == "ssim_matlab" else "valid")

@@ -162,8 +162,10 @@ def bench_models(options: dict[str, Any], device: torch.device) -> dict[str, dic
 
 
 def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]:
-    """Per-image time (ms) of each metric of the default suite at each size."""
+    """Per-image time (ms) of each metric of the default suite, and of NIQE, PIQE and LOE, at each size."""
     from exposure_lab.metrics import MetricSuite
+    from exposure_lab.metrics.loe import loe
+    from exposure_lab.metrics.no_reference import BlindQuality
 
     results: dict[str, dict[str, float]] = {}
     for name in ("psnr", "ssim", "lpips"):
@@ -176,6 +178,17 @@ def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]
             pred, target = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size)
             with torch.inference_mode():
                 seconds = median_seconds(lambda p=pred, t=target, s=suite: s(p, t), repeats)
+            results[name][f"ms_{size}"] = 1000 * seconds
+    blind = {name: BlindQuality([name]) for name in ("niqe", "piqe")}
+    measures = {name: (lambda p, t, b=b: b(p)) for name, b in blind.items() if name in b.names} | {"loe": loe}
+    results |= {
+        name: {"unavailable": b.unavailable[name]} for name, b in blind.items() if name in b.unavailable
+    }
+    for name, measure in measures.items():
+        results[name] = {}
+        for size in sizes:
+            pred, target = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size)
+            seconds = median_seconds(lambda p=pred, t=target, m=measure: m(p, t), repeats)
             results[name][f"ms_{size}"] = 1000 * seconds
     return results
 

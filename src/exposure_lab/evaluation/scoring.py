@@ -18,8 +18,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from exposure_lab.data.io import write_image
+from exposure_lab.errors import ExposureLabError
 from exposure_lab.evaluation.cost import count_parameters
 from exposure_lab.evaluation.latency import LatencyProtocol, latency_ms_per_mp
+from exposure_lab.evaluation.protocols import protocol_suites, protocol_table
 from exposure_lab.evaluation.tables import write_results, write_table
 from exposure_lab.metrics.assessor_score import WithAssessorScore
 from exposure_lab.metrics.no_reference import NoReferenceSuite, no_reference_suite
@@ -157,6 +159,11 @@ def expert_rows(model: str, records: Sequence[dict[str, Any]], metric_names: Seq
     }
 
 
+def output_folder(model: str) -> str:
+    """The folder name of a model's saved outputs and grids (`<run dir>/images/<folder>/`)."""
+    return re.sub(r"[^\w.-]+", "_", model).strip("_")
+
+
 def benchmark(
     tasks: Sequence[tuple[str, L.LightningModule]],
     datamodule: L.LightningDataModule,
@@ -188,7 +195,7 @@ def benchmark(
     per_image: list[dict[str, Any]] = []
     for name, task in tasks:
         log.info("scoring %s", name)
-        folder = re.sub(r"[^\w.-]+", "_", name).strip("_")
+        folder = output_folder(name)
         if save_images:
             task.prediction_dir = out_dir / "images" / folder
         if without_reference:
@@ -238,17 +245,34 @@ def benchmark_from_config(
     measured_latency: Mapping[str, float] | None = None,
 ) -> str:
     """`benchmark` with the settings of an `eval`/`benchmark` config: `tile_size`/`tile_overlap` for every
-    task, the `metrics` suite, `accelerator`, `save_images`, the `no_reference` measures and `latency`."""
+    task, the `metrics` suite, `accelerator`, `save_images`, the `no_reference` measures and `latency`. With
+    `protocols=[<metrics config>, ...]` the saved outputs are also re-scored under each of those protocols
+    (`protocols.{md,csv,json}`, appended to the returned Markdown)."""
+    protocols = list(cfg.get("protocols") or [])
+    suites = protocol_suites(protocols, cfg.metrics) if protocols else {}
+    if suites and (
+        getattr(datamodule, "target_kind", "image") != "image"
+        or any(task.output_kind != "image" for _, task in tasks)
+    ):
+        raise ExposureLabError(
+            f"protocols=[{','.join(protocols)}] re-scores enhanced images against targets; data "
+            f"{getattr(datamodule, 'name', '')!r} or a model here has none"
+        )
     for _, task in tasks:
         task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
-    return benchmark(
+    markdown = benchmark(
         tasks,
         datamodule,
         hydra.utils.instantiate(cfg.metrics),
         out_dir,
         accelerator=cfg.accelerator,
-        save_images=cfg.save_images,
+        save_images=cfg.save_images or bool(suites),
         no_reference=no_reference_suite(**cfg.no_reference),
         latency=LatencyProtocol(**cfg.latency) if cfg.get("latency") else LatencyProtocol(),
         measured_latency=measured_latency,
     )
+    if not suites:
+        return markdown
+    prediction_dirs = {name: out_dir / "images" / output_folder(name) for name, _ in tasks}
+    data_name = getattr(datamodule, "name", "test")
+    return markdown + "\n" + protocol_table(out_dir, prediction_dirs, datamodule, suites, data_name)

@@ -58,6 +58,7 @@ def markdown_table(
     protocol: str,
     columns: Sequence[str] | None = None,
     bold_best: bool = True,
+    row_label: str = "model",
 ) -> str:
     """The protocol line, a blank line, then a Markdown table with one row per model.
 
@@ -79,7 +80,7 @@ def markdown_table(
             if value == best:
                 cells[model][index] = f"**{cells[model][index]}**"
     lines = [
-        "| model | " + " | ".join(column_header(c) for c in columns) + " |",
+        f"| {row_label} | " + " | ".join(column_header(c) for c in columns) + " |",
         "|:---|" + "---:|" * len(columns),
         *("| " + " | ".join([model.replace("|", "\\|"), *row]) + " |" for model, row in cells.items()),
     ]
@@ -99,15 +100,19 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, An
 
 
 def write_table(
-    stem: Path, results: Mapping[str, Mapping[str, Any]], protocol: str, columns: Sequence[str]
+    stem: Path,
+    results: Mapping[str, Mapping[str, Any]],
+    protocol: str,
+    columns: Sequence[str],
+    row_label: str = "model",
 ) -> str:
-    """Write `<stem>.md` and `<stem>.csv` (row label column `model`) of `results`, without bold values (rows
-    are not rivals); return the Markdown."""
+    """Write `<stem>.md` and `<stem>.csv` (row label column `row_label`) of `results`, without bold values
+    (rows are not rivals); return the Markdown."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    markdown = markdown_table(results, protocol, columns, bold_best=False)
+    markdown = markdown_table(results, protocol, columns, bold_best=False, row_label=row_label)
     stem.with_suffix(".md").write_text(markdown, encoding="utf-8")
-    rows = [{"model": model, **scores} for model, scores in results.items()]
-    _write_csv(stem.with_suffix(".csv"), ["model", *columns], rows)
+    rows = [{row_label: row, **scores} for row, scores in results.items()]
+    _write_csv(stem.with_suffix(".csv"), [row_label, *columns], rows)
     return markdown
 
 

@@ -20,8 +20,8 @@ _CHOICES = {
 
 
 _SSIM_BORDER_TEXT = {
-    "matlab": "replicated borders (as MATLAB ssim)",
-    "valid": "valid windows (as scikit-image)",
+    "matlab": "replicated borders, whole map (MATLAB ssim)",
+    "valid": "valid windows only (Wang et al. ssim_index.m)",
 }
 
 
@@ -37,8 +37,8 @@ class MetricProtocol:
     - ``gt_mean``: scale each prediction so its mean gray level equals the target's (LLIE "GT-mean"), before
       rounding and cropping.
     - ``ssim_space``: ``gray`` = MATLAB ``ssim(rgb2gray(A), rgb2gray(B))``; ``rgb`` = per-channel SSIM mean.
-    - ``ssim_border``: ``matlab`` = replicated borders, whole map averaged (MATLAB ``ssim``); ``valid`` = only
-      windows inside the image (scikit-image, Wang et al.'s ``ssim_index.m``).
+    - ``ssim_border``: ``valid`` = only windows inside the image (Wang et al.'s reference ``ssim_index.m``,
+      scikit-image, BasicSR); ``matlab`` = replicated borders, whole map averaged (MATLAB's own ``ssim``).
     """
 
     color_space: str = "rgb"
@@ -47,7 +47,7 @@ class MetricProtocol:
     round_uint8: bool = True
     gt_mean: bool = False
     ssim_space: str = "gray"
-    ssim_border: str = "matlab"
+    ssim_border: str = "valid"
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():

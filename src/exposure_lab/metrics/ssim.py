@@ -7,16 +7,17 @@ from torch import Tensor
 from exposure_lab.errors import ExposureLabError
 
 WINDOW_SIZE = 11  # sigma 1.5: MATLAB 2 * ceil(3 * sigma) + 1, scikit-image 2 * int(3.5 * sigma + 0.5) + 1
-SSIM_BORDERS = ("matlab", "valid")
+SSIM_BORDERS = ("valid", "matlab")
 
 
-def ssim_per_image(pred: Tensor, target: Tensor, data_range: float = 255.0, border: str = "matlab") -> Tensor:
+def ssim_per_image(pred: Tensor, target: Tensor, data_range: float = 255.0, border: str = "valid") -> Tensor:
     """Mean SSIM of each image pair: (B,C,H,W) in [0, data_range] → (B,), over channels and positions.
 
-    `border="matlab"`: MATLAB's `ssim` (R2014a+): local statistics filtered with replicated borders and the
-    map averaged over every pixel. `border="valid"`: only positions whose window lies inside the image, as
-    scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)` and
-    Wang et al.'s `ssim_index.m` compute it. The two differ by up to a few 1e-3 on real photos.
+    `border="valid"`: only positions whose window lies inside the image, as Wang et al.'s reference
+    `ssim_index.m` (and scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)`, BasicSR's `calculate_ssim`) compute it. `border="matlab"`: MATLAB's own
+    `ssim` (R2014a+): local statistics filtered with replicated borders and the map averaged over every pixel.
+    The two differ by up to a few 1e-3 on real photos.
     """
     if border not in SSIM_BORDERS:
         raise ExposureLabError(f"SSIM border {border!r} is not one of {', '.join(SSIM_BORDERS)}")

@@ -9,9 +9,10 @@ from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError, WeightsNotFoundError
 from exposure_lab.metrics.lpips_offline import find_alexnet_weights, load_lpips
-from exposure_lab.metrics.specs import UnknownMetricError
+from exposure_lab.metrics.no_reference import BlindQuality
 from exposure_lab.metrics.pixelwise import mae_per_image, psnr_per_image
 from exposure_lab.metrics.protocol import MetricProtocol
+from exposure_lab.metrics.specs import UnknownMetricError
 from exposure_lab.metrics.ssim import ssim_per_image
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ class MetricSuite(nn.Module):
 
     Predictions are clamped to [0,1]; rounding, GT-mean and border crop are done once per batch and shared by
     all metrics (LPIPS sees the same prepared images, back in [0,1]). ``names`` lists the computable metrics;
-    ``unavailable`` maps the others to a one-line reason (logged once per process). Holds no parameters: the
+    ``unavailable`` maps the others to a one-line reason (logged once per process). ``no_reference`` adds
+    NIQE/PIQE of the prepared prediction alone (``niqe_params``: see `BlindQuality`). Holds no parameters: the
     LPIPS net is cached per process and device, outside the module's state dict.
     """
 
@@ -35,6 +37,8 @@ class MetricSuite(nn.Module):
         names: Iterable[str] = ("psnr", "ssim", "lpips"),
         protocol: MetricProtocol | Mapping[str, Any] | None = None,
         lpips_weights: str | None = None,
+        no_reference: Iterable[str] = (),
+        niqe_params: str | None = None,
     ) -> None:
         super().__init__()
         requested = [str(name) for name in names]
@@ -54,7 +58,15 @@ class MetricSuite(nn.Module):
                 self._mark_unavailable("lpips", f"LPIPS unavailable: cannot import the lpips package ({exc})")
             except WeightsNotFoundError as exc:
                 self._mark_unavailable("lpips", f"LPIPS unavailable: {exc}")
-        self.names: list[str] = [name for name in dict.fromkeys(requested) if name not in self.unavailable]
+        if "loe" in [str(name) for name in no_reference]:
+            raise UnknownMetricError(
+                "metrics.no_reference: loe compares an output with its low-light input, which paired scoring "
+                "does not see; it is scored on data without targets (no_reference.metrics)"
+            )
+        self.blind = BlindQuality(no_reference, niqe_params)
+        self.unavailable.update(self.blind.unavailable)
+        full_reference = [name for name in dict.fromkeys(requested) if name not in self.unavailable]
+        self.names: list[str] = [*full_reference, *self.blind.names]
 
     def _mark_unavailable(self, name: str, reason: str) -> None:
         self.unavailable[name] = reason
@@ -90,7 +102,10 @@ class MetricSuite(nn.Module):
                 f"and {tuple(target.shape)}"
             )
         pred, target = self.protocol.prepare(pred, target)
-        return {name: getattr(self, f"_{name}")(pred, target) for name in self.names}
+        scores = {
+            name: getattr(self, f"_{name}")(pred, target) for name in self.names if name in SUITE_METRICS
+        }
+        return scores | self.blind(pred / 255.0)
 
     def describe(self) -> str:
         """The protocol line printed above results tables, with the LPIPS variant or why it is missing."""
@@ -99,4 +114,6 @@ class MetricSuite(nn.Module):
             line += "; LPIPS AlexNet v0.1"
         elif "lpips" in self.unavailable:
             line += "; LPIPS unavailable (weights missing)"
+        if self.blind.describe():
+            line += f"; {self.blind.describe()} of the prediction"
         return line
