@@ -10,7 +10,7 @@ import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from tests.conftest import write_paired_scenes
+from tests.helpers import write_paired_scenes
 from torch import nn
 
 from exposure_lab.callbacks.staged_training import StagedTraining

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 import torch
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.test_assessment import tiny_assessor_checkpoint
 
 from exposure_lab.data.io import read_image, write_image

@@ -10,8 +10,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from tests.conftest import SHARED, compose_data, read_json, run_cli
 from tests.dataset_trees import write_iea40k_tree
+from tests.helpers import SHARED, compose_data, read_json, run_cli
 
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task, write_checkpoint
 from exposure_lab.checkpoints.official import import_official

@@ -4,11 +4,11 @@ import json
 
 import pytest
 import torch
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 from exposure_lab.commands.bench import ALL_MODELS_MAX_GMACS, parse_arguments
-from exposure_lab.evaluation.cost import bench_net, count_macs, median_seconds
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.evaluation.cost import bench_net, count_macs, median_seconds
 from exposure_lab.models.mirnet import MIRNet
 
 

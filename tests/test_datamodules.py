@@ -10,13 +10,13 @@ import lightning as L
 import pytest
 import torch
 from hydra.utils import instantiate
-from tests.conftest import SHARED, compose_data
 from tests.dataset_trees import (
     write_afifi_tree,
     write_endo4ie_tree,
     write_iea40k_tree,
     write_lol_tree,
 )
+from tests.helpers import SHARED, compose_data
 
 from exposure_lab.checkpoints import load_model
 from exposure_lab.data.afifi import AfifiDataModule

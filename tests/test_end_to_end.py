@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import TEST_IMAGES, read_json, run_cli
+from tests.helpers import TEST_IMAGES, read_json, run_cli
 
 from exposure_lab.data.io import read_image, write_image
 from exposure_lab.models.unet import UNet

@@ -2,7 +2,7 @@
 
 import pytest
 from omegaconf import OmegaConf
-from tests.conftest import REPO, read_json
+from tests.helpers import REPO, read_json
 
 
 @pytest.mark.slow

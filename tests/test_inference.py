@@ -108,10 +108,10 @@ def test_enhance_pads_for_the_net_and_returns_the_input_size():
     assert not out.requires_grad
 
 
-def test_tiled_equals_untiled_for_a_receptive_field_within_half_the_overlap(image):
+def test_tiled_equals_untiled_for_a_receptive_field_within_a_quarter_of_the_overlap(image):
     net = ConvStack(layers=8)
     untiled = enhance(net, image)
-    tiled = enhance(net, image, tile_size=64, tile_overlap=16)
+    tiled = enhance(net, image, tile_size=64, tile_overlap=32)
     assert tiled.shape == image.shape
     assert torch.allclose(tiled, untiled, atol=1e-6)
 

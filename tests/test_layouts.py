@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.conftest import SHARED
 from tests.dataset_trees import (
     tree_image,
     write_afifi_tree,
@@ -17,6 +16,7 @@ from tests.dataset_trees import (
     write_iea40k_tree,
     write_lol_tree,
 )
+from tests.helpers import SHARED
 
 from exposure_lab.data.io import read_image, write_image
 from exposure_lab.data.layouts import (

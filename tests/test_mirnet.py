@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import compose_config, read_json, run_cli
+from tests.helpers import compose_config, read_json, run_cli
 from torch import Tensor
 
 from exposure_lab.checkpoints import build_task

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
-from tests.conftest import read_json, smooth_image
+from tests.helpers import read_json, smooth_image
 
 from exposure_lab.checkpoints import build_task, compose_model_config, write_checkpoint
 from exposure_lab.data.io import write_image

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 from exposure_lab.checkpoints.official import import_official, read_official_state_dict
-from exposure_lab.models.p_ieanet import HaarDWT, PIEANet, PIEANetReleased, p_ieanet
 from exposure_lab.metrics.no_reference import exposure_score
+from exposure_lab.models.p_ieanet import HaarDWT, PIEANet, PIEANetReleased, p_ieanet
 
 WEIGHTS = SHARED / "weights" / "p_ieanet"
 GOLDEN = SHARED / "weights" / "golden" / "p_ieanet"

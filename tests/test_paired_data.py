@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from tests.conftest import compose_data
+from tests.helpers import compose_data
 
 from exposure_lab.data.datasets import PairedImageDataset, dihedral
 from exposure_lab.data.io import write_array

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
-from tests.conftest import SHARED, compose_config
+from tests.helpers import SHARED, compose_config
 from tests.test_patch_rules import ENDO, textured
 
 from exposure_lab.data.io import decode_image, list_images, write_array

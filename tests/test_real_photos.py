@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import torch
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 from exposure_lab.data.io import list_images, read_image
 from exposure_lab.inference import enhance

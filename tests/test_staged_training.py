@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 from torch import nn
 from torch.utils.data import DataLoader
 

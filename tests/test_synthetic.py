@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
-from tests.conftest import compose_data
+from tests.helpers import compose_data
 
 from exposure_lab.data.io import list_images
 from exposure_lab.data.pairing import pair_by_stem, split_ev_suffix

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task
 from exposure_lab.checkpoints.official import import_official

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import SHARED, read_json, smooth_image
+from tests.helpers import SHARED, read_json, smooth_image
 
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.data.datasets import UnpairedImageDataset

@@ -1,10 +1,20 @@
-"""Running a net on whole images of any size: padding to its size multiple, cropping back, and tiling."""
+"""Running a net on whole images of any size: padding to its size multiple, cropping back, tiling with
+feathered overlaps, and the inference options (precision, channels-last, compile, fused kernels, backend)."""
 
-from collections.abc import Mapping, Sequence
+import ctypes
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from exposure_lab.errors import ExposureLabError
+
+PRECISIONS = ("fp32", "bf16")
+BACKENDS = ("torch", "onnxruntime")
 
 
 def primary_output(out: Tensor | Sequence | Mapping) -> Tensor:
@@ -25,6 +35,10 @@ def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
 
     Reflect padding; an axis whose pad is not smaller than its size (reflection impossible) is padded by
     replication instead. Returns the padded tensor and the original (H, W) for :func:`crop_to`.
+
+    >>> padded, hw = pad_to_multiple(torch.arange(6.0).view(1, 1, 2, 3), 4)
+    >>> padded.shape, hw, padded[0, 0, 0].tolist()
+    (torch.Size([1, 1, 4, 4]), (2, 3), [0.0, 1.0, 2.0, 1.0])
     """
     if multiple < 1:
         raise ValueError(f"pad_to_multiple: multiple must be >= 1, got {multiple}")
@@ -50,18 +64,32 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
-def _tile_spans(size: int, tile: int, stride: int) -> list[tuple[int, int, int, int]]:
-    """Tiles along one axis as (start, end, keep_from, keep_to).
+def _tile_weights(size: int, tile: int, stride: int) -> list[tuple[int, int, Tensor]]:
+    """Tiles along one axis as (start, end, feather weights (end − start,)).
 
-    Consecutive tiles split their overlap at its middle, so every kept pixel lies at least
-    ``floor(overlap / 2)`` pixels inside its tile, except on the image border.
+    A tile's weight is 0 in the outer quarter of each overlap it shares with a neighbour, rises linearly over
+    the overlap's middle half and is 1 elsewhere, so a weighted pixel lies at least ``overlap // 4`` pixels
+    inside every tile that contributes to it.
     """
     if size <= tile:
-        return [(0, size, 0, size)]
+        return [(0, size, torch.ones(size))]
     starts = [*range(0, size - tile, stride), size - tile]
-    ends = [start + tile for start in starts]
-    cuts = [0] + [(starts[k + 1] + ends[k]) // 2 for k in range(len(starts) - 1)] + [size]
-    return [(starts[k], ends[k], cuts[k], cuts[k + 1]) for k in range(len(starts))]
+    spans = []
+    for k, start in enumerate(starts):
+        weight = torch.ones(tile)
+        if k > 0:
+            weight[: starts[k - 1] + tile - start] *= _ramp(starts[k - 1] + tile - start)
+        if k < len(starts) - 1:
+            weight[starts[k + 1] - start :] *= _ramp(start + tile - starts[k + 1]).flip(0)
+        spans.append((start, start + tile, weight))
+    return spans
+
+
+def _ramp(overlap: int) -> Tensor:
+    """(overlap,) weights: 0 on the first quarter, rising linearly in (0, 1) over the middle half, then 1."""
+    margin = overlap // 4
+    band = overlap - 2 * margin
+    return torch.cat([torch.zeros(margin), (torch.arange(band) + 0.5) / band, torch.ones(margin)])
 
 
 def enhance(net: nn.Module, x: Tensor, tile_size: int | None = None, tile_overlap: int = 32) -> Tensor:
@@ -69,9 +97,10 @@ def enhance(net: nn.Module, x: Tensor, tile_size: int | None = None, tile_overla
 
     The image is padded to ``net.size_multiple`` and the output cropped back. When ``tile_size`` is set and
     the padded image is larger than it, the net runs on overlapping tiles of ``tile_size`` (rounded up to the
-    size multiple; starts on multiples of it, consecutive tiles overlapping by at least ``tile_overlap``) and
-    each output pixel is taken from the tile that holds it farthest from that tile's edge. A net whose
-    receptive-field radius is at most ``tile_overlap // 2`` therefore gives exactly its untiled output. Runs
+    size multiple; starts on multiples of it, consecutive tiles overlapping by at least ``tile_overlap``)
+    blended by linear feathering across the middle half of each overlap (`_tile_weights`): no visible seam
+    for nets with image-wide context, and, where the tiles agree, exactly their value. A net whose
+    receptive-field radius is at most ``tile_overlap // 4`` therefore gives exactly its untiled output. Runs
     under ``torch.inference_mode()``; the net's train/eval mode is left to the caller.
     """
     if tile_size is not None and (tile_size < 1 or not 0 <= tile_overlap < tile_size):
@@ -83,18 +112,114 @@ def enhance(net: nn.Module, x: Tensor, tile_size: int | None = None, tile_overla
     with torch.inference_mode():
         padded, hw = pad_to_multiple(x, multiple)
         height, width = padded.shape[-2:]
-        if tile_size is None:
-            tile, stride = max(height, width), 1
-        else:
-            tile = -(-tile_size // multiple) * multiple
-            stride = max(multiple, (tile - tile_overlap) // multiple * multiple)
-        result = None
-        for top, bottom, keep_top, keep_bottom in _tile_spans(height, tile, stride):
-            for left, right, keep_left, keep_right in _tile_spans(width, tile, stride):
+        tile = None if tile_size is None else -(-tile_size // multiple) * multiple
+        if tile is None or max(height, width) <= tile:
+            return crop_to(primary_output(net(padded)), hw)
+        stride = max(multiple, (tile - tile_overlap) // multiple * multiple)
+        result = total = None
+        for top, bottom, weight_y in _tile_weights(height, tile, stride):
+            for left, right, weight_x in _tile_weights(width, tile, stride):
                 out = primary_output(net(padded[..., top:bottom, left:right]))
                 if result is None:
-                    result = out.new_empty((*out.shape[:-2], height, width))
-                result[..., keep_top:keep_bottom, keep_left:keep_right] = out[
-                    ..., keep_top - top : keep_bottom - top, keep_left - left : keep_right - left
-                ]
+                    result = out.new_zeros((*out.shape[:-2], height, width))
+                    total = out.new_zeros((height, width))
+                weight = (weight_y[:, None] * weight_x[None, :]).to(out)
+                region = total[top:bottom, left:right]
+                region += weight
+                # Running weighted mean as lerp: tiles that agree give exactly their value.
+                share = torch.where(region > 0, weight / region.clamp_min(1e-12), 0.0)
+                target = result[..., top:bottom, left:right]
+                target.copy_(torch.lerp(target, out, share))
         return crop_to(result, hw)
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a net runs at inference: the option set of predict, eval, benchmark, assess, video and bench.
+
+    `precision`: "fp32" (exact) or "bf16" (autocast; outputs differ from fp32, and on CPUs without native
+    bf16, e.g. AVX2-only ones, it is slower). `channels_last`: NHWC weights and activations (exact up to
+    float rounding). `compile`: `torch.compile` of the net's forward (compiled on the first call of each new
+    shape family; minutes on a small CPU). `backend`: "torch" or "onnxruntime" (`model_file` = the exported
+    .onnx). `fused`: the nets' fused implementations (modules with a `fused` attribute: Zero-DCE's curve,
+    P-IEANet's folded convolutions), equal to the reference ones up to float rounding. `reuse_memory`: keep
+    freed heap memory in the process (glibc), so large activations do not page-fault on every allocation.
+    """
+
+    precision: str = "fp32"
+    channels_last: bool = True
+    compile: bool = False
+    backend: str = "torch"
+    model_file: str | None = None
+    fused: bool = True
+    reuse_memory: bool = True
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ExposureLabError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if self.backend not in BACKENDS:
+            raise ExposureLabError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend == "onnxruntime" and not self.model_file:
+            raise ExposureLabError("backend=onnxruntime needs model_file=<exported .onnx file>")
+
+    @classmethod
+    def eager(cls) -> "InferenceOptions":
+        """The reference path: fp32, NCHW, reference implementations, glibc's default allocator behaviour."""
+        return cls(channels_last=False, fused=False, reuse_memory=False)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping | None) -> "InferenceOptions":
+        """From a config mapping with any of the fields (missing ones keep their defaults)."""
+        cfg = dict(cfg or {})
+        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg and cfg[k] is not None}
+        return cls(**known)
+
+    def describe(self) -> str:
+        """One line for the protocol of results tables, e.g. "inference: fp32, channels-last"."""
+        if self.backend == "onnxruntime":
+            return f"inference: ONNX Runtime ({self.model_file}), fp32"
+        parts = ["bf16 autocast (not exact)" if self.precision == "bf16" else "fp32"]
+        parts += [
+            name for name, on in (("channels-last", self.channels_last), ("compiled", self.compile)) if on
+        ]
+        return "inference: " + ", ".join(parts)
+
+
+def set_memory_reuse(enabled: bool) -> None:
+    """glibc only (a no-op elsewhere): `enabled` serves every allocation from the heap and never trims it, so
+    freed activations are reused instead of being unmapped and page-faulted in again (the dominant cost of
+    element-wise ops on large images in a VM); disabled restores glibc's default thresholds."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_max = -1, -4
+    libc.mallopt(m_mmap_max, 0 if enabled else 65536)
+    libc.mallopt(m_trim_threshold, 2**31 - 1 if enabled else 128 * 1024)
+    if not enabled:
+        libc.malloc_trim(0)
+
+
+def prepare_net(net: nn.Module, options: InferenceOptions) -> nn.Module:
+    """Apply `options` to `net` in place (and return it): the fused implementations on or off, channels-last
+    parameters (activations follow the weights' layout), `torch.compile` of its forward, memory reuse."""
+    for module in net.modules():
+        if hasattr(module, "fused"):
+            module.fused = options.fused
+    net.to(memory_format=torch.channels_last if options.channels_last else torch.contiguous_format)
+    if options.compile:
+        net.compile(dynamic=True)
+    set_memory_reuse(options.reuse_memory)
+    return net
+
+
+@contextmanager
+def precision_context(options: InferenceOptions, device: torch.device | str) -> Iterator[None]:
+    """bf16 autocast on `device` when `options.precision` is "bf16"; nothing otherwise."""
+    device_type = torch.device(device).type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
+        yield

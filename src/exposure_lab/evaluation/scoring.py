@@ -172,7 +172,7 @@ def benchmark(
     accelerator: str = "cpu",
     save_images: bool = False,
     no_reference: NoReferenceSuite | None = None,
-    latency: LatencyProtocol = LatencyProtocol(),
+    latency: LatencyProtocol | None = None,
     measured_latency: Mapping[str, float] | None = None,
 ) -> str:
     """Score every (name, task) on the test split; write results.{json,csv,md} and per_image.csv to `out_dir`.
@@ -180,9 +180,11 @@ def benchmark(
     With `save_images`, every output is also written to `out_dir/images/<model>/<input stem>.png`. Data
     without targets (`target_kind` None: DICM, LIME…) is scored with the `no_reference` measures (default
     `NoReferenceSuite()`) instead of `suite`, and before/after grids go to `out_dir/grids/<model>/`.
-    Latency is measured per task under `latency` (warm-up, then the median of timed calls on one fixed input)
+    Latency is measured per task under `latency` (default `LatencyProtocol()`: warm-up, then the median of
+    timed calls on one fixed input)
     unless `measured_latency` has the task's value. Returns the Markdown table (protocol line first).
     """
+    latency = latency or LatencyProtocol()
     datamodule.prepare_data()
     datamodule.setup("test")
     without_reference = getattr(datamodule, "target_kind", "image") is None
@@ -268,7 +270,7 @@ def benchmark_from_config(
         accelerator=cfg.accelerator,
         save_images=cfg.save_images or bool(suites),
         no_reference=no_reference_suite(**cfg.no_reference),
-        latency=LatencyProtocol(**cfg.latency) if cfg.get("latency") else LatencyProtocol(),
+        latency=LatencyProtocol(**cfg.latency) if cfg.get("latency") else None,
         measured_latency=measured_latency,
     )
     if not suites:

@@ -33,6 +33,12 @@ def bt601_y(rgb: Tensor, y_range: str) -> Tensor:
     """BT.601 luma Y of (B,3,H,W) 0–255 → (B,1,H,W); ``full`` range 0–255 or ``studio`` 16–235, not rounded.
 
     kornia's ``rgb_to_ycbcr`` has only the full range, so both ranges use the same explicit weights.
+
+    >>> white, red = torch.full((1, 3, 1, 1), 255.0), torch.tensor([255.0, 0, 0]).view(1, 3, 1, 1)
+    >>> [round(float(bt601_y(white, y_range)), 3) for y_range in ("full", "studio")]
+    [255.0, 235.0]
+    >>> round(float(bt601_y(red, "full")), 3)
+    76.245
     """
     offset, weights = BT601_Y[y_range]
     return _weighted_sum(rgb, weights, rgb.dtype) + offset

@@ -75,13 +75,33 @@ class SpatialAttention(nn.Module):
         self.grid = grid
         self.norm = nn.LayerNorm(channels)
         self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
+        self.fused = True
 
     def forward(self, x: Tensor) -> Tensor:
         pooled = F.adaptive_avg_pool2d(x, self.grid)
         tokens = self.norm(pooled.flatten(2).transpose(1, 2))
         attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
         grid = attended.transpose(1, 2).reshape_as(pooled)
+        if self.fused:  # the transposed view is channels-last: match x's layout, or every later op mixes two
+            grid = grid.contiguous(memory_format=_memory_format(x))
         return F.interpolate(grid, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _memory_format(x: Tensor) -> torch.memory_format:
+    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last and not x.is_contiguous() else torch.contiguous_format
+
+
+def gradient_kernel(conv: nn.Conv2d) -> Tensor:
+    """The 3×3 kernel equal to `conv` (1×1 over `directional_gradients`' 8C channels) applied to directional
+    gradients: Σₖ Wₖ(x − shiftₖ x) has centre Σₖ Wₖ and −Wₖ at neighbour k. (C_out,8C,1,1) → (C_out,C,3,3)."""
+    weight = conv.weight[:, :, 0, 0].unflatten(1, (len(NEIGHBOURS), -1))
+    offsets = torch.zeros(len(NEIGHBOURS), 3, 3, dtype=weight.dtype, device=weight.device)
+    for k, (dy, dx) in enumerate(NEIGHBOURS):
+        offsets[k, 1 + dy, 1 + dx] = 1.0
+    centre = torch.zeros(3, 3, dtype=weight.dtype, device=weight.device)
+    centre[1, 1] = 1.0
+    return weight.sum(1)[..., None, None] * centre - torch.einsum("okc,khw->ochw", weight, offsets)
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
@@ -100,9 +120,14 @@ class StructureLayer(nn.Module):
         self.fuse = nn.Sequential(
             nn.Conv2d(3 * channels, channels, 1), nn.GELU(), nn.Conv2d(channels, channels, 1)
         )
+        self.fused = True
 
     def forward(self, x: Tensor) -> Tensor:
-        gradients = self.gradients(directional_gradients(x))
+        if self.fused:  # one 3×3 conv instead of 8 shifted copies, an 8C-channel concat and a 1×1 conv
+            padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+            gradients = F.conv2d(padded, gradient_kernel(self.gradients).to(x.dtype), self.gradients.bias)
+        else:
+            gradients = self.gradients(directional_gradients(x))
         mixed = torch.cat([self.long_range(x + gradients), self.short_range(x + gradients), gradients], 1)
         return x + self.fuse(mixed)
 
@@ -129,14 +154,33 @@ class LightnessBlock(nn.Module):
         self.merge = nn.Sequential(
             nn.Conv2d(2 * channels, channels, 1), nn.GELU(), nn.Conv2d(channels, channels, 1)
         )
+        self.fused = True
+
+    def pixel_kernel(self) -> tuple[Tensor, Tensor]:
+        """`pixel_map` ∘ (softmax-weighted sum of the multi-scale convs) as one k_max×k_max conv to 1
+        channel: (weight (1,C,k,k), bias (1,)); the smaller kernels are zero-padded to the largest."""
+        weights = self.scale_weights.softmax(0)
+        mix = self.pixel_map.weight[:, :, 0, 0]
+        size = max(conv.kernel_size[0] for conv in self.pixel_scales)
+        kernel, bias = 0.0, self.pixel_map.bias
+        for weight, conv in zip(weights, self.pixel_scales, strict=True):
+            pad = (size - conv.kernel_size[0]) // 2
+            kernel = kernel + weight * F.pad(torch.einsum("or,rchw->ochw", mix, conv.weight), (pad,) * 4)
+            bias = bias + weight * (mix @ conv.bias)
+        return kernel, bias
 
     def forward(self, x: Tensor) -> Tensor:
         features = self.body(x)
         by_channel = features * self.channel_attention(features)
         context = features + self.pixel_context(features)
-        weights = self.scale_weights.softmax(0)
-        multi_scale = sum(w * conv(context) for w, conv in zip(weights, self.pixel_scales, strict=True))
-        by_pixel = features * torch.sigmoid(self.pixel_map(multi_scale))
+        if self.fused:  # linear maps composed: one conv to 1 channel instead of three to C/8 and a 1×1
+            kernel, bias = self.pixel_kernel()
+            logits = F.conv2d(context, kernel.to(x.dtype), bias.to(x.dtype), padding=kernel.shape[-1] // 2)
+        else:
+            weights = self.scale_weights.softmax(0)
+            multi_scale = sum(w * conv(context) for w, conv in zip(weights, self.pixel_scales, strict=True))
+            logits = self.pixel_map(multi_scale)
+        by_pixel = features * torch.sigmoid(logits)
         return x + self.merge(torch.cat([by_channel, by_pixel], 1))
 
 
@@ -271,6 +315,29 @@ def _left_top_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(nn.ZeroPad2d((1, 0, 1, 0)), nn.Conv2d(in_channels, out_channels, 2))
 
 
+def _single_key_attention(attention: nn.MultiheadAttention, memory: Tensor) -> Tensor:
+    """Attention over one key: its softmax weight is exactly 1, so the result is out_proj(v_proj(memory))."""
+    dim = attention.embed_dim
+    values = F.linear(memory, attention.in_proj_weight[2 * dim :], attention.in_proj_bias[2 * dim :])
+    return attention.out_proj(values)
+
+
+def _length_one_transformer(transformer: nn.Transformer, tokens: Tensor) -> Tensor:
+    """`transformer(tokens, tokens)` in eval mode for (N, d) tokens that are each a sequence of length 1
+    (post-norm layers, ReLU feed-forward, final norms) without the attention kernels: (N, d) → (N, d)."""
+    memory = tokens
+    for layer in transformer.encoder.layers:
+        memory = layer.norm1(memory + _single_key_attention(layer.self_attn, memory))
+        memory = layer.norm2(memory + layer.linear2(layer.activation(layer.linear1(memory))))
+    memory = transformer.encoder.norm(memory)
+    out = tokens
+    for layer in transformer.decoder.layers:
+        out = layer.norm1(out + _single_key_attention(layer.self_attn, out))
+        out = layer.norm2(out + _single_key_attention(layer.multihead_attn, memory))
+        out = layer.norm3(out + layer.linear2(layer.activation(layer.linear1(out))))
+    return transformer.decoder.norm(out)
+
+
 class _ReleasedBranch(nn.Module):
     """One of the 9 structure branches: short-range 2×2 conv, long-range transformer + 1×1 conv, 2×2 fuse."""
 
@@ -284,6 +351,7 @@ class _ReleasedBranch(nn.Module):
         )
         self.attention_proj = nn.Conv2d(9, 3, 1)
         self.fuse = _left_top_conv(6, 3)
+        self.fused = True
 
     def forward(self, x: Tensor) -> Tensor:
         batch, channels, height, width = x.shape
@@ -291,7 +359,11 @@ class _ReleasedBranch(nn.Module):
         # trained on that token layout, so it is kept. Each token is its own length-1 sequence: the release's
         # attention over the batch of two identical copies equals exactly this per-image computation.
         tokens = x.reshape(1, batch * height * width, channels)
-        attended = self.attention(tokens, tokens).reshape(batch, channels, height, width)
+        if self.fused and not self.training:
+            attended = _length_one_transformer(self.attention, tokens[0])
+        else:
+            attended = self.attention(tokens, tokens)
+        attended = attended.reshape(batch, channels, height, width)
         return self.fuse(torch.cat([self.short(x), self.attention_proj(attended)], 1))
 
 

@@ -1,0 +1,113 @@
+"""The fast inference path (fused kernels, channels-last, bf16 autocast) against the reference path, and the
+feathered tile blending. Parity on tiny inputs; timing belongs in `make bench`."""
+
+import copy
+
+import pytest
+import torch
+from tests.helpers import REPO
+from torch import nn
+
+from exposure_lab.checkpoints import build_task, compose_model_config
+from exposure_lab.errors import ExposureLabError
+from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
+from exposure_lab.models.p_ieanet import LightnessBlock, StructureLayer
+from exposure_lab.models.zero_dce import apply_curve, apply_curve_fused
+
+MODEL_CONFIGS = sorted(path.stem for path in (REPO / "conf" / "model").glob("*.yaml"))
+HEAVY = {"mirnet"}  # 480 GMACs at 256²: its parity is the bench's job (`make bench` prints its difference)
+# FECNet takes the phase of spectra with near-zero entries: float rounding of any conv (channels-last or not)
+# moves its random-init output by ~5e-3, so it is compared at a looser tolerance.
+ILL_CONDITIONED = {"fecnet": 1e-2}
+
+
+def _perturbed_net(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    net = build_task(compose_model_config(name)).net.eval()
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.02 * torch.randn_like(parameter))
+    return net
+
+
+@pytest.mark.parametrize("name", [name for name in MODEL_CONFIGS if name not in HEAVY])
+def test_fast_fp32_path_equals_the_reference_path(name):
+    torch.manual_seed(0)
+    net = build_task(compose_model_config(name)).net.eval()
+    reference = prepare_net(copy.deepcopy(net), InferenceOptions.eager())
+    fast = prepare_net(copy.deepcopy(net), InferenceOptions())
+    x = torch.rand(2, 3, 34, 50)
+    expected, actual = enhance(reference, x), enhance(fast, x)
+    assert actual.shape == expected.shape
+    tolerance = ILL_CONDITIONED.get(name, 1e-5) * expected.abs().max().clamp_min(1.0)  # float rounding
+    assert (actual - expected).abs().max() <= tolerance
+
+
+def test_fused_curve_equals_the_reference_curve():
+    x = torch.rand(2, 3, 17, 9)
+    for curves in (torch.rand(2, 24, 17, 9) * 2 - 1, torch.rand(2, 3, 17, 9) * 2 - 1):
+        assert torch.allclose(apply_curve_fused(x, curves, 8), apply_curve(x, curves, 8), atol=1e-6)
+        assert not torch.equal(apply_curve_fused(x, curves, 8), x)
+
+
+def test_folded_p_ieanet_layers_equal_their_reference_layers():
+    torch.manual_seed(0)
+    x = torch.randn(1, 16, 12, 14)
+    for layer in (StructureLayer(16, 2, 4), LightnessBlock(16, 2, 4)):
+        with torch.no_grad():
+            for parameter in layer.parameters():
+                parameter.add_(0.1 * torch.randn_like(parameter))
+        layer.fused = False
+        expected = layer(x)
+        layer.fused = True
+        assert torch.allclose(layer(x), expected, atol=1e-5)
+
+
+def test_bf16_autocast_runs_in_bf16_and_stays_close_to_fp32():
+    net = _perturbed_net("zero_dce_pp")
+    x = torch.rand(1, 3, 24, 24)
+    options = InferenceOptions(precision="bf16")
+    with precision_context(options, "cpu"):
+        low = enhance(net, x)
+    exact = enhance(net, x)
+    assert not torch.equal(low.float(), exact)
+    assert (low.float() - exact).abs().max() < 0.05
+    assert "bf16" in options.describe() and "not exact" in options.describe()
+
+
+def test_options_reject_unknown_values():
+    with pytest.raises(ExposureLabError, match="precision"):
+        InferenceOptions(precision="fp16")
+    with pytest.raises(ExposureLabError, match="backend"):
+        InferenceOptions(backend="tensorrt")
+    with pytest.raises(ExposureLabError, match="model_file"):
+        InferenceOptions(backend="onnxruntime")
+    assert InferenceOptions.from_config({"precision": "bf16", "other": 1}).precision == "bf16"
+
+
+class TileMean(nn.Module):
+    """Outputs each tile's own mean everywhere: tiles disagree, so the blend is visible."""
+
+    size_multiple = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((-2, -1), keepdim=True).expand_as(x).clone()
+
+
+def test_overlaps_are_feathered_linearly_across_their_middle_half():
+    x = torch.zeros(1, 1, 8, 96)
+    x[..., 48:] = 1.0
+    out = enhance(TileMean(), x, tile_size=64, tile_overlap=32)[0, 0, 0]
+    left, right = out[0].item(), out[-1].item()
+    assert left < right
+    assert torch.allclose(out[:40], torch.full((40,), left))  # first quarter of the overlap: left tile only
+    assert torch.allclose(out[56:], torch.full((40,), right))  # last quarter: right tile only
+    ramp = out[40:56]
+    assert (ramp.diff() > 0).all()
+    assert torch.allclose(ramp.diff(), ramp.diff()[0].expand(15), atol=1e-6)
+
+
+def test_tiles_that_agree_blend_to_exactly_their_value():
+    x = torch.rand(1, 3, 70, 90)
+    net = nn.Identity()
+    assert torch.equal(enhance(net, x, tile_size=32, tile_overlap=12), x)
