@@ -94,21 +94,13 @@ class ExposureTask(L.LightningModule):
     def log_terms(self, stage: str, total: Tensor, terms: Mapping[str, Tensor], batch_size: int) -> None:
         """Log `<stage>/loss` (per step and epoch in training) and every `<stage>/<term>` per epoch."""
         training = stage == "train"
-        self.log(
-            f"{stage}/loss",
-            total.detach(),
-            on_step=training,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=batch_size,
-            sync_dist=not training,
-        )
-        for name, value in terms.items():
+        for name, value in {"loss": total, **terms}.items():
             self.log(
                 f"{stage}/{name}",
                 value.detach(),
-                on_step=False,
+                on_step=training and name == "loss",
                 on_epoch=True,
+                prog_bar=name == "loss",
                 batch_size=batch_size,
                 sync_dist=not training,
             )
