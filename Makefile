@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/exposure-lab
 STAMP := $(VENV)/.installed
 ASSETS := .cache/test-assets
+NIQE_PARAMS := .cache/niqe/basicsr-1.4.2.tar.gz
+PYIQA_SDIST := $(ASSETS)/pyiqa-0.1.16.tar.gz
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -24,7 +26,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip download --quiet --no-deps -d $(ASSETS) pyiqa==0.1.16
 	touch $@
 
-install: $(STAMP) ## create .venv and install the package with pinned torch/torchvision
+install: $(STAMP) $(NIQE_PARAMS) $(PYIQA_SDIST) ## create .venv and install the package with pinned torch/torchvision
+
+# Source archives are downloaded (their setup runs for metadata only) and read in place, never installed;
+# basicsr's metadata step uses the venv's setuptools (an isolated build would compile numpy from source).
+$(NIQE_PARAMS): | $(STAMP)
+	@echo "==> NIQE's LIVE pristine model (niqe_pris_params.npz inside the basicsr 1.4.2 source archive)"
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: --no-build-isolation -d $(@D) basicsr==1.4.2
+
+$(PYIQA_SDIST): | $(STAMP)
+	@echo "==> results_official.csv and TID2013 pairs for the metric calibration tests (pyiqa source archive)"
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d $(@D) pyiqa==0.1.16
 
 demo: install ## render the synthetic set, train the small U-Net on CPU, compare with baselines
 	$(CLI) train experiment=demo
