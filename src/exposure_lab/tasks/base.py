@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from exposure_lab import __version__
 from exposure_lab.checkpoints import CHECKPOINT_CONFIG_KEY
+from exposure_lab.errors import ExposureLabError
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -46,8 +47,8 @@ class ExposureTask(L.LightningModule):
     """A LightningModule around `net` with the contract that train, eval, benchmark, predict and assess use.
 
     - `output_kind`: "image" for enhancers (forward: (B,3,H,W) → (B,3,H,W) in [0,1]), "exposure_map" for
-      assessors (forward: (B,3,H,W) → signed residual (B,1,H,W) in [−1,1]; they also define `residual_map`
-      and `predict_map`).
+      assessors (forward: (B,3,H,W) → signed residual (B,1,H,W) in [−1,1]); only assessors implement
+      `residual_map` and `predict_map`, which raise a one-line error on enhancers.
     - `trainable`, `set_metric_suite(suite)`, `describe_inference()` (one line for results tables, "" when
       the net has no inference options).
     - `tile_size`, `tile_overlap`: the tiled path of `forward`; `prediction_dir`: where `test_step` saves
@@ -90,6 +91,14 @@ class ExposureTask(L.LightningModule):
     def describe_inference(self) -> str:
         """The inference settings that change outputs, as one line for results tables ("" when none)."""
         return ""
+
+    def residual_map(self, images: Tensor) -> Tensor:
+        """Assessors: (B,3,H,W) in [0,1] → signed residual (B,1,H,W) in [−1,1] at the input size."""
+        raise ExposureLabError(f"{type(self).__name__} enhances images; it is not an exposure assessor")
+
+    def predict_map(self, images: Tensor) -> Tensor:
+        """Assessors: the net's raw (B,1,H,W) map at the images' own size, differentiable."""
+        raise ExposureLabError(f"{type(self).__name__} enhances images; it is not an exposure assessor")
 
     def log_terms(self, stage: str, total: Tensor, terms: Mapping[str, Tensor], batch_size: int) -> None:
         """Log `<stage>/loss` (per step and epoch in training) and every `<stage>/<term>` per epoch."""
