@@ -10,7 +10,7 @@ PYIQA_SDIST := $(ASSETS)/pyiqa-0.1.16.tar.gz
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install install-browser demo test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ $(NIQE_PARAMS): | $(STAMP)
 $(PYIQA_SDIST): | $(STAMP)
 	@echo "==> results_official.csv and TID2013 pairs for the metric calibration tests (pyiqa source archive)"
 	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d $(@D) pyiqa==0.1.16
+
+install-browser: ## Debian's chromium and chromium-driver (the app's browser test; needs root and apt-get)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 demo: install ## render the synthetic set, train the small U-Net on CPU, compare with baselines
 	$(CLI) train experiment=demo

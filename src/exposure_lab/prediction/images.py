@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from exposure_lab.data.io import array_to_tensor, decode_image, image_inputs, write_image
@@ -42,9 +42,17 @@ def predict_paths(
     written = []
     for path in tqdm(paths, desc="predict", unit="img", disable=len(paths) < 2):
         array = decode_image(path)
-        x = array_to_tensor(array).unsqueeze(0).to(device)
-        with torch.inference_mode():
-            y = task(x)[0].clamp(0.0, 1.0)
-        bits = 16 if array.dtype == np.uint16 and path.suffix.lower() in _SIXTEEN_BIT_SUFFIXES else 8
-        written.append(write_image(output / path.name, y, bits=bits))
+        y = enhance_image(task, array_to_tensor(array).to(device))
+        written.append(write_image(output / path.name, y, bits=output_bits(array, path)))
     return written
+
+
+def enhance_image(task: nn.Module, image: Tensor) -> Tensor:
+    """The task's forward on one (3,H,W) image in [0,1] → the enhanced (3,H,W), clamped to [0,1]."""
+    with torch.inference_mode():
+        return task(image.unsqueeze(0))[0].clamp(0.0, 1.0)
+
+
+def output_bits(array: np.ndarray, path: Path) -> int:
+    """The bit depth predict writes for an input decoded as `array` from `path`: 16 for a 16-bit PNG/TIFF."""
+    return 16 if array.dtype == np.uint16 and path.suffix.lower() in _SIXTEEN_BIT_SUFFIXES else 8
