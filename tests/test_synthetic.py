@@ -258,12 +258,12 @@ def test_synthetic_config_instantiates(tmp_path):
         ("lol_flat", ["data.variant=flat", "data.val_count=1"], "3.png"),
     ],
 )
-def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_path, capsys):
+def test_synthetic_set_in_each_real_layout(layout, data, first_test_name, tmp_path):
     cfg = OmegaConf.load(REPO / "conf" / "synth.yaml")
-    cfg.merge_with(OmegaConf.create(TINY))
+    cfg.merge_with(OmegaConf.load(REPO / "conf" / "render" / "default.yaml"), OmegaConf.create(TINY))
     cfg.out, cfg.source, cfg.layout = str(tmp_path / layout), str(tmp_path / "standard"), layout
-    out = render_from_config(cfg)[0]
-    assert f"in the {layout} layout: {out}" in capsys.readouterr().out
+    out, summary = render_from_config(cfg)
+    assert f"in the {layout} layout: {out}" in summary
     overrides = [f"data.root={out}", "data.num_workers=0", *data]
     module = instantiate(compose_data(layout.split("_")[0], overrides, tmp_path).data)
     module.setup("fit")
