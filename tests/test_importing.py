@@ -4,8 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.helpers import SHARED
 
-from exposure_lab.checkpoints.official import check_state_dict, import_official, read_official_state_dict
+from exposure_lab.checkpoints.official import (
+    check_state_dict,
+    import_official,
+    read_official_state_dict,
+    sha256_of,
+)
+from exposure_lab.checkpoints.releases import RELEASES, verify_release
 from exposure_lab.commands.import_weights import parse_arguments
 from exposure_lab.errors import ExposureLabError
 
@@ -50,7 +57,7 @@ def test_mismatches_are_reported_by_name():
 
 def test_arguments_split_into_options_and_model_overrides():
     arguments = parse_arguments(
-        ["zero_dce_pp", "w.pth", "out=a.ckpt", "net.scale_factor=12", "overwrite=true"]
+        ["zero_dce_pp", "w.pth", "out=a.ckpt", "net.scale_factor=12", "overwrite=true", "verify=false"]
     )
     assert arguments == {
         "model": "zero_dce_pp",
@@ -58,6 +65,7 @@ def test_arguments_split_into_options_and_model_overrides():
         "out": "a.ckpt",
         "overrides": ["net.scale_factor=12"],
         "overwrite": True,
+        "verify": False,
     }
     with pytest.raises(ExposureLabError, match="needs a model name and an official checkpoint file"):
         parse_arguments(["w.pth"])
@@ -80,3 +88,25 @@ def test_import_command_prints_a_one_line_error(cli, tmp_path, capsys):
         cli("import", "unet", str(tmp_path / "missing.pth"), f"out={tmp_path / 'x.ckpt'}")
     assert exit_status.value.code == 2
     assert "missing.pth: official checkpoint not found" in capsys.readouterr().err
+
+
+def test_a_file_named_as_a_release_must_hash_to_it(tmp_path):
+    claimed = tmp_path / "Epoch99.pth"
+    claimed.write_bytes(b"not the release")
+    with pytest.raises(ExposureLabError, match="verify=false"):
+        verify_release("zero_dce", claimed, sha256_of(claimed))
+    official = next(r for r in RELEASES if r.model == "zero_dce")
+    assert verify_release("zero_dce", claimed, official.sha256) == official
+    other = tmp_path / "my_weights.pth"
+    other.write_bytes(b"anything")
+    assert verify_release("zero_dce", other, sha256_of(other)) is None
+
+
+@pytest.mark.realdata
+def test_every_shared_release_file_hashes_to_its_table_row():
+    files = [p for p in (SHARED / "weights").rglob("*") if p.suffix in (".pth", ".pt")]
+    if not files:
+        pytest.skip(f"no released weights under {SHARED / 'weights'}")
+    for path in files:
+        digest = sha256_of(path)
+        assert any(r.file == path.name and r.sha256 == digest for r in RELEASES), path

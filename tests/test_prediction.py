@@ -80,14 +80,23 @@ def test_refuses_to_write_into_the_input_folder(folder):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
-def test_corrupt_file_is_named_and_earlier_outputs_stay(folder, tmp_path):
+def test_corrupt_file_is_named_after_the_good_ones_are_written(folder, tmp_path):
+    (folder / "b_photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 20)
+    out = tmp_path / "out"
+    with pytest.raises(ImageReadError, match=re.escape(str(folder / "b_photo.jpg"))) as info:
+        predict_paths(task_of(Identity()), folder, out)
+    assert [p.name for p in info.value.written] == ["a_scan.png", "c_frame.PNG"]
+    assert torch.equal(read_image(out / "a_scan.png"), read_image(folder / "a_scan.png"))
+    assert not (out / "b_photo.jpg").exists()
+    assert (out / "c_frame.PNG").is_file()
+
+
+def test_on_error_stop_ends_at_the_first_corrupt_file(folder, tmp_path):
     (folder / "b_photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 20)
     out = tmp_path / "out"
     with pytest.raises(ImageReadError, match=re.escape(str(folder / "b_photo.jpg"))):
-        predict_paths(task_of(Identity()), folder, out)
-    assert torch.equal(read_image(out / "a_scan.png"), read_image(folder / "a_scan.png"))
-    assert not (out / "b_photo.jpg").exists()
-    assert not (out / "c_frame.PNG").exists()
+        predict_paths(task_of(Identity()), folder, out, on_error="stop")
+    assert (out / "a_scan.png").is_file() and not (out / "c_frame.PNG").exists()
 
 
 def test_missing_input_empty_folder_and_non_image_file_are_user_errors(tmp_path):

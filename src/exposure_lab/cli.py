@@ -20,7 +20,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from exposure_lab.commands import exit_with
-from exposure_lab.errors import user_message
+from exposure_lab.errors import CommandFailed, user_message
 
 COMMAND_PACKAGE = "exposure_lab.commands"
 # command → (its module in `COMMAND_PACKAGE`, one help line)
@@ -71,7 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-OWN_ARGUMENTS = ("import",)  # commands that parse their own arguments (not Hydra overrides)
+OWN_ARGUMENTS = ("import", "bench")  # commands that parse their own arguments (not Hydra overrides)
 USAGE = "usage: exposure-lab <command> [hydra overrides]   (each command also takes --help, --cfg job, -m)"
 
 
@@ -128,6 +128,8 @@ def run_command(name: str, overrides: list[str]) -> None:
     with hydra_raises():
         try:
             module.main()
+        except CommandFailed as exc:
+            exit_with(str(exc))
         except Exception as exc:
             message = hydra_message(exc) or user_message(exc)
             if message is None:

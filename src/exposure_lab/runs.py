@@ -2,16 +2,23 @@
 training run (fit, then score the checkpoint rebuilt from disk)."""
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from exposure_lab.callbacks.checkpointing import AtomicCheckpointIO
+from exposure_lab.callbacks.divergence import StopOnDivergence
+from exposure_lab.callbacks.resume import ExactResume
 from exposure_lab.checkpoints import build_task, load_model, load_task
-from exposure_lab.errors import ExposureLabError
+from exposure_lab.checkpoints.training import load_initial_weights, training_checkpoint
+from exposure_lab.config import check_option_types
+from exposure_lab.errors import ConfigError, ExposureLabError
 from exposure_lab.evaluation.scoring import benchmark
 from exposure_lab.metrics import higher_is_better
 
@@ -70,9 +77,55 @@ def best_checkpoint(trainer: L.Trainer, out_dir: Path) -> Path:
     return path
 
 
+def require_device(device: str | None, option: str) -> None:
+    """One-line ConfigError when `device` (a torch device or a Lightning accelerator name, set by `option`)
+    asks for CUDA on a machine without it."""
+    if str(device).split(":")[0] in ("cuda", "gpu") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"{option}={device}: no CUDA device is available here (torch {torch.__version__}); "
+            f"use {'trainer=cpu' if option.startswith('trainer') else f'{option}=cpu'}"
+        )
+
+
+def check_tiles(tile_size: Any, tile_overlap: Any) -> None:
+    """One-line ConfigError unless `tile_size` is null or a whole number >= 1 and `tile_overlap` a whole
+    number with 0 <= tile_overlap < tile_size."""
+    if tile_size is not None and (
+        not isinstance(tile_size, int) or isinstance(tile_size, bool) or tile_size < 1
+    ):
+        raise ConfigError(
+            f"tile_size={tile_size!r}: expected a whole number of pixels >= 1, or null (no tiles)"
+        )
+    if not isinstance(tile_overlap, int) or isinstance(tile_overlap, bool) or tile_overlap < 0:
+        raise ConfigError(f"tile_overlap={tile_overlap!r}: expected a whole number of pixels >= 0")
+    if tile_size is not None and tile_overlap >= tile_size:
+        raise ConfigError(
+            f"tile_overlap={tile_overlap} must be smaller than tile_size={tile_size} (tiles must advance)"
+        )
+
+
+def finite_or_none(value: Any) -> float | None:
+    """`value` as a float, or None when it is missing, NaN or infinite (JSON has no such numbers)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def fit(cfg: DictConfig) -> dict[str, Any]:
-    """Train `cfg.model` on `cfg.data`; returns the run summary written to `result.json`."""
+    """Train `cfg.model` on `cfg.data`; returns the run summary written to `result.json`.
+
+    `ckpt_path=` resumes a run exactly (see `callbacks.resume`), `init_from=` starts from a checkpoint's
+    weights with a fresh optimizer and schedule; a NaN or infinite loss stops the run (TrainingDivergedError).
+    """
     L.seed_everything(cfg.seed, workers=True)
+    resume, init_from = cfg.get("ckpt_path"), cfg.get("init_from")
+    if resume and init_from:
+        raise ConfigError("give ckpt_path= (resume a run) or init_from= (start from weights), not both")
+    resume = training_checkpoint(resume) if resume else None
+    check_option_types(cfg.data, "data")
+    check_option_types(cfg.trainer, "trainer")
+    require_device(cfg.trainer.get("accelerator"), "trainer.accelerator")
     out_dir = run_dir()
     save_resolved_config(cfg, out_dir)
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -82,6 +135,9 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
             f"model {group_choice('model')!r} has no trainable parameters; "
             "score it with `exposure-lab benchmark` or run it with `exposure-lab predict`"
         )
+    if init_from:
+        kept = load_initial_weights(task, init_from)
+        log.info("weights from %s (%d tensors left as built: %s)", init_from, len(kept), ", ".join(kept[:4]))
     suite = hydra.utils.instantiate(cfg.metrics)
     for metric, reason in suite.unavailable.items():
         log.warning("%s will not be reported: %s", metric, reason)
@@ -94,21 +150,25 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
         "config": resolved(cfg),
     }
     loggers = instantiate_all(cfg.get("logger"))
+    callbacks = [*instantiate_all(cfg.get("callbacks")), ExactResume(), StopOnDivergence()]
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )
     for logger in loggers:
         logger.log_hyperparams(task.run_config["config"])
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
 
     checkpoint = best_checkpoint(trainer, out_dir)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # The other ranks end here; rank 0 tests alone, and a Trainer it makes must not wait for them.
+        torch.distributed.destroy_process_group()
     monitored = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     value = monitored if monitored is not None else trainer.callback_metrics.get(cfg.optimized_metric)
     summary: dict[str, Any] = {
         "overrides": list(HydraConfig.get().overrides.task),
         "optimized_metric": cfg.optimized_metric,
         "mode": cfg.optimized_mode,
-        "best_value": None if value is None else float(value),
+        "best_value": finite_or_none(value),
         "best_checkpoint": str(checkpoint),
         "seed": cfg.seed,
     }

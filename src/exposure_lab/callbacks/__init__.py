@@ -1,7 +1,20 @@
-"""Lightning callbacks: image grids, training curves, staged patch-size training."""
+"""Lightning callbacks: image grids, training curves, staged patch-size training, run checkpoints, exact
+resume, divergence."""
 
+from exposure_lab.callbacks.checkpointing import AtomicCheckpointIO, RunCheckpoint
+from exposure_lab.callbacks.divergence import StopOnDivergence
 from exposure_lab.callbacks.image_grid import ImageGridCallback
+from exposure_lab.callbacks.resume import ExactResume
 from exposure_lab.callbacks.staged_training import ActiveStage, StagedTraining
 from exposure_lab.callbacks.training_curves import TrainingCurvesCallback
 
-__all__ = ["ActiveStage", "ImageGridCallback", "StagedTraining", "TrainingCurvesCallback"]
+__all__ = [
+    "ActiveStage",
+    "AtomicCheckpointIO",
+    "ExactResume",
+    "ImageGridCallback",
+    "RunCheckpoint",
+    "StagedTraining",
+    "StopOnDivergence",
+    "TrainingCurvesCallback",
+]

@@ -4,6 +4,8 @@ Stored `_target_`s are public API: a target that moved is listed in `MOVED_TARGE
 name it (or the old `loss_weights` key of the zero-reference task) load as before.
 """
 
+import difflib
+import pickle
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from exposure_lab import __version__
-from exposure_lab.config import config_dir
+from exposure_lab.config import check_option_types, config_dir
 from exposure_lab.errors import ExposureLabError
 
 CHECKPOINT_CONFIG_KEY = "exposure_lab"
@@ -38,15 +40,34 @@ def upgrade_model_config(node: Any) -> Any:
     return upgraded
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint written by exposure_lab (weights_only); clear one-line errors otherwise."""
+def load_weights_only(path: str | Path) -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU: tensors and plain data only, so a crafted file cannot
+    run code. One-line ExposureLabError when the file is missing, truncated, or holds other objects."""
     path = Path(path)
     if not path.is_file():
         raise ExposureLabError(f"{path}: checkpoint not found")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        lines = str(exc).splitlines()
+        found = next(
+            (line.strip() for line in lines if "Unsupported global" in line), lines[0] if lines else ""
+        )
+        raise ExposureLabError(
+            f"{path}: holds Python objects besides tensors and plain data, so it is not loaded "
+            f"(that could run code): {found}"
+        ) from exc
     except Exception as exc:
-        raise ExposureLabError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ExposureLabError(
+            f"{path}: not a readable checkpoint, truncated or not torch.save'd ({reason})"
+        ) from exc
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint written by exposure_lab (weights_only); clear one-line errors otherwise."""
+    path = Path(path)
+    checkpoint = load_weights_only(path)
     if not isinstance(checkpoint, dict) or CHECKPOINT_CONFIG_KEY not in checkpoint:
         raise ExposureLabError(
             f"{path}: no exposure_lab config inside; official weights must be converted with "
@@ -56,7 +77,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def build_task(model_cfg: DictConfig | dict[str, Any]) -> L.LightningModule:
-    """Instantiate the LightningModule (with its net) described by a `model` config."""
+    """Instantiate the LightningModule (with its net) described by a `model` config, after checking its
+    option values against the type hints of their targets."""
+    check_option_types(model_cfg, "model")
     return hydra.utils.instantiate(model_cfg, _convert_="partial")
 
 
@@ -101,7 +124,11 @@ def compose_model_config(name: str, overrides: list[str] | tuple[str, ...] = ())
     Hydra overrides of that config such as `model.net.scale_factor=12`."""
     available = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
     if name not in available:
-        raise ExposureLabError(f"unknown model {name!r}: not a checkpoint file nor one of {available}")
+        close = difflib.get_close_matches(name, available, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ExposureLabError(
+            f"unknown model {name!r}{hint} not a checkpoint file nor one of: {', '.join(available)}"
+        )
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 

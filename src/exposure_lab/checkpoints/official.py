@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from exposure_lab.checkpoints import build_task, compose_model_config, write_checkpoint
+from exposure_lab.checkpoints.releases import verify_release
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
 
@@ -93,16 +94,20 @@ def import_official(
     out: str | Path | None = None,
     overrides: Sequence[str] = (),
     overwrite: bool = False,
+    verify: bool = True,
 ) -> Path:
     """Convert the official weights `source` for `conf/model/<model>.yaml` (its `_release` sibling when there
     is one; with `overrides` of its keys, e.g. `net.scale_factor=12`) into the exposure_lab checkpoint `out`
-    (default `<model>_official.ckpt`)."""
+    (default `<model>_official.ckpt`). A file named as a known release of `model` must hash to it unless
+    `verify` is False (see `checkpoints.releases`)."""
     source = Path(source)
     config_name = release_config_name(model)
     out = Path(out) if out else Path(f"{model}_official.ckpt")
     if out.exists() and not overwrite:
         raise ExposureLabError(f"{out}: already exists; choose another out= or pass overwrite=true")
     official = read_official_state_dict(source)
+    sha256 = sha256_of(source)
+    release = verify_release(model, source, sha256) if verify else None
     model_cfg = compose_model_config(config_name, [f"model.{o.removeprefix('model.')}" for o in overrides])
     task = build_task(model_cfg)
     net = task.net
@@ -120,7 +125,8 @@ def import_official(
         "model": OmegaConf.to_container(model_cfg, resolve=True),
         "imported_from": {
             "path": str(source.resolve()),
-            "sha256": sha256_of(source),
+            "sha256": sha256,
+            "release": None if release is None else release.source,
             "tensors": len(official),
         },
     }

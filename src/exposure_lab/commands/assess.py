@@ -10,7 +10,8 @@ from exposure_lab.commands import exit_on_user_error
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.prediction.exposure_maps import assess_paths
-from exposure_lab.runs import register_resolvers
+from exposure_lab.prediction.outputs import UnreadableImages
+from exposure_lab.runs import register_resolvers, require_device
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="assess")
@@ -23,8 +24,14 @@ def main(cfg: DictConfig) -> None:
     task = load_task(cfg.ckpt_path)[0]
     if task.output_kind != "exposure_map":
         raise ExposureLabError(f"{cfg.ckpt_path}: not an exposure assessor (its model has no residual_map)")
+    require_device(cfg.device, "device")
     output = Path(cfg.output)
-    rows = assess_paths(task, Path(cfg.input), output, cfg.device, cfg.map_format, float(cfg.threshold))
+    options = (cfg.device, cfg.map_format, float(cfg.threshold), cfg.on_error)
+    try:
+        rows = assess_paths(task, Path(cfg.input), output, *options)
+    except UnreadableImages as exc:
+        print(f"assessed the other images into {output.resolve()}; {len(exc.problems)} could not be read")
+        raise
     mean_score = sum(row["score"] for row in rows) / len(rows)
     print(f"assessed {len(rows)} image(s), mean score {mean_score:.3f}")
     print(output.resolve())

@@ -56,6 +56,10 @@ def parse_arguments(argv: list[str]) -> dict[str, Any]:
         options["max_gmacs"] = float("inf") if options["model"] or options["models"] else ALL_MODELS_MAX_GMACS
     if isinstance(options["sizes"], int):
         options["sizes"] = [options["sizes"]]
+    if not all(
+        isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in options["sizes"]
+    ):
+        raise ExposureLabError(f"bench: sizes={options['sizes']}: expected whole numbers of pixels >= 1")
     return options
 
 

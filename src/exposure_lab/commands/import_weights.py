@@ -1,4 +1,4 @@
-"""`exposure-lab import <model> <official .pth> [out=<ckpt>] [overwrite=true] [net.<arg>=<value> ...]`.
+"""`exposure-lab import <model> <official .pth> [out=<ckpt>] [overwrite=true] [verify=false] [net.<arg>=...]`.
 
 Converts a released checkpoint of a supported method into an exposure_lab checkpoint that `eval`, `predict`
 and `benchmark` accept as `ckpt_path=` (see `exposure_lab.checkpoints.official`).
@@ -16,27 +16,35 @@ from exposure_lab.commands import exit_on_user_error
 from exposure_lab.errors import ExposureLabError
 
 USAGE = (
-    "usage: exposure-lab import <model> <official .pth> [out=<ckpt>] [overwrite=true] [net.<arg>=<value> ...]"
+    "usage: exposure-lab import <model> <official .pth> [out=<ckpt>] [overwrite=true] [verify=false] "
+    "[net.<arg>=<value> ...]"
 )
 
 
 def parse_arguments(args: Sequence[str]) -> dict[str, Any]:
-    """`<model> <source> [out=…] [overwrite=true] [overrides…]` → keyword arguments of `import_official`."""
+    """`<model> <source> [out=…] [overwrite=true] [verify=false] [overrides…]` → keyword arguments of
+    `import_official`."""
     positional = [a for a in args if "=" not in a]
     if len(positional) != 2:
         raise ExposureLabError(f"import needs a model name and an official checkpoint file\n{USAGE}")
-    options = dict(a.split("=", 1) for a in args if a.startswith(("out=", "overwrite=")))
-    overwrite = options.get("overwrite", "false").lower()
-    if overwrite not in ("true", "false"):
-        raise ExposureLabError(f"overwrite must be true or false, got {overwrite!r}")
-    overrides = [a for a in args if "=" in a and not a.startswith(("out=", "overwrite="))]
+    own = ("out=", "overwrite=", "verify=")
+    options = dict(a.split("=", 1) for a in args if a.startswith(own))
+    flags = {
+        name: options.get(name, default).lower()
+        for name, default in (("overwrite", "false"), ("verify", "true"))
+    }
+    for name, value in flags.items():
+        if value not in ("true", "false"):
+            raise ExposureLabError(f"{name} must be true or false, got {value!r}")
+    overrides = [a for a in args if "=" in a and not a.startswith(own)]
     model, source = positional
     return {
         "model": model,
         "source": Path(source),
         "out": options.get("out"),
         "overrides": overrides,
-        "overwrite": overwrite == "true",
+        "overwrite": flags["overwrite"] == "true",
+        "verify": flags["verify"] == "true",
     }
 
 
@@ -50,7 +58,9 @@ def main() -> None:
         f"imported {arguments['source']} as model {arguments['model']!r}: {len(net_tensors)} tensors, "
         f"{sum(v.numel() for v in net_tensors.values()):,} values"
     )
-    print(f"sha256 {stored['exposure_lab']['imported_from']['sha256']}")
+    imported = stored["exposure_lab"]["imported_from"]
+    release = f" (the official release: {imported['release']})" if imported.get("release") else ""
+    print(f"sha256 {imported['sha256']}{release}")
     print(path.resolve())
 
 

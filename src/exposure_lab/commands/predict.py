@@ -10,8 +10,9 @@ from exposure_lab.commands import exit_on_user_error
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.prediction.images import predict_paths
+from exposure_lab.prediction.outputs import UnreadableImages
 from exposure_lab.prediction.video import enhance_video, is_video
-from exposure_lab.runs import register_resolvers
+from exposure_lab.runs import check_tiles, register_resolvers, require_device
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
@@ -28,6 +29,8 @@ def main(cfg: DictConfig) -> None:
         raise ExposureLabError(
             f"{cfg.ckpt_path or cfg.model}: an exposure assessor gives maps, not images; use `assess`"
         )
+    check_tiles(cfg.tile_size, cfg.tile_overlap)
+    require_device(cfg.device, "device")
     task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
     if is_video(cfg.input):
         report = enhance_video(
@@ -37,7 +40,11 @@ def main(cfg: DictConfig) -> None:
         print(f"wrote {report.frames} frames, {width}x{height} at {fps:g} fps; audio: {report.audio}")
         print(report.path.resolve())
         return
-    written = predict_paths(task, Path(cfg.input), Path(cfg.output), device=cfg.device)
+    try:
+        written = predict_paths(task, Path(cfg.input), Path(cfg.output), cfg.device, cfg.on_error)
+    except UnreadableImages as exc:
+        print(f"wrote {len(exc.written)} image(s); {len(exc.problems)} could not be read")
+        raise
     print(f"wrote {len(written)} image(s)")
     print(Path(cfg.output).resolve())
 

@@ -17,6 +17,7 @@ from exposure_lab.data.io import list_images
 from exposure_lab.data.pairing import split_ev_suffix, subset_of_ev
 from exposure_lab.data.patch_rules import PatchRules
 from exposure_lab.data.samples import Sample, split_by_scene
+from exposure_lab.data.sampling import EpochSampler, SeededItems
 from exposure_lab.errors import DataLayoutError
 
 SPLITS = ("train", "val", "test")
@@ -262,15 +263,25 @@ class ExposureDataModule(LightningDataModule):
         return self.test_dataloader()
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
-        workers = self.num_workers
+        """Shuffled loaders draw order and crops from (the process's torch seed, epoch) alone (see
+        `data.sampling`), so resumed runs and any number of workers see the same batches."""
+        workers, seed, sampler = self.num_workers, torch.initial_seed(), None
+        if shuffle:
+            trainer = self.trainer
+            replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+            dataset = SeededItems(dataset)
+            sampler = EpochSampler(dataset, seed, num_replicas=replicas, rank=rank)
+            if trainer is not None:  # Lightning iterates a new loader before its first set_epoch call
+                sampler.set_epoch(trainer.fit_loop.epoch_progress.current.processed)
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             drop_last=shuffle and len(dataset) >= batch_size,  # type: ignore[arg-type]
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=self._pin_memory(),
+            generator=torch.Generator().manual_seed(seed),
         )
 
     def _pin_memory(self) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
 import uuid
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -135,9 +137,7 @@ def write_array(path: Path | str, array: np.ndarray, quality: int = 95) -> Path:
         raise ValueError(f"{path}: expected a uint8/uint16 (H, W, 3) array, got {array.dtype} {array.shape}")
     if array.dtype == np.uint16 and fmt not in ("PNG", "TIFF"):
         raise ValueError(f"{path}: cannot write 16-bit {fmt}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_name = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with atomic_output(path) as tmp_name:
         if array.dtype == np.uint16 and fmt == "PNG":
             tmp_name.write_bytes(_encode_png16(array))
         elif array.dtype == np.uint16:
@@ -147,11 +147,24 @@ def write_array(path: Path | str, array: np.ndarray, quality: int = 95) -> Path:
         else:
             options = {"quality": quality} if fmt == "JPEG" else {}
             Image.fromarray(np.ascontiguousarray(array)).save(tmp_name, format=fmt, **options)
-        os.replace(tmp_name, path)
-    except BaseException:
-        tmp_name.unlink(missing_ok=True)
-        raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path | str) -> Iterator[Path]:
+    """A temporary path beside `path` to write a file to; renamed onto `path` when the block succeeds (a link
+    at `path` is replaced, never followed, and readers never see half a file), deleted when it fails. Parent
+    folders are created; an OSError (no space, no permission) names `path`, not the temporary file."""
+    path = Path(path)
+    tmp_name = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp_name
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+    finally:
+        tmp_name.unlink(missing_ok=True)
 
 
 def _decode_pillow(path: Path) -> np.ndarray:

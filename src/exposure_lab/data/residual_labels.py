@@ -66,6 +66,7 @@ class ResidualLabelDataModule(LightningDataModule):
         self.source.prepare_data()
 
     def setup(self, stage: str | None = None) -> None:
+        self.source.trainer = self.trainer  # its loaders shard and seed by the trainer's rank and epoch
         self.source.setup(stage)
 
     def train_dataloader(self) -> DataLoader:
@@ -87,4 +88,5 @@ class ResidualLabelDataModule(LightningDataModule):
             num_workers=loader.num_workers,
             persistent_workers=loader.persistent_workers,
             pin_memory=loader.pin_memory,
+            generator=loader.generator,
         )

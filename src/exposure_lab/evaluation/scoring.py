@@ -25,6 +25,7 @@ from exposure_lab.evaluation.protocols import protocol_suites, protocol_table
 from exposure_lab.evaluation.tables import write_results, write_table
 from exposure_lab.metrics.assessor_score import WithAssessorScore
 from exposure_lab.metrics.no_reference import NoReferenceSuite, no_reference_suite
+from exposure_lab.prediction.outputs import check_distinct
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,9 @@ def benchmark(
     results: dict[str, dict[str, Any]] = {}
     by_expert: dict[str, dict[str, Any]] = {}
     per_image: list[dict[str, Any]] = []
+    if save_images and hasattr(datamodule, "split_samples"):
+        samples = datamodule.split_samples("test")
+        check_distinct({Path(s.name): str(Path(s.name).with_suffix(".png")) for s in samples})
     for name, task in tasks:
         log.info("scoring %s", name)
         folder = output_folder(name)

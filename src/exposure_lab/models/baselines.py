@@ -9,6 +9,7 @@ full-range YCbCr.
 import math
 
 import torch
+import torch.nn.functional as F
 from kornia.color import rgb_to_grayscale, rgb_to_ycbcr, ycbcr_to_rgb
 from kornia.enhance import adjust_gamma, equalize, equalize_clahe
 from torch import Tensor, nn
@@ -124,8 +125,11 @@ class CLAHE(nn.Module):
         self.grid_size = grid
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: (B,3,H,W) in [0,1], H and W at least 2 → (B,3,H,W) in [0,1]."""
+        """x: (B,3,H,W) in [0,1] → (B,3,H,W) in [0,1]; an axis of one pixel is equalised as two replicas."""
         height, width = x.shape[-2:]
+        if height < 2 or width < 2:  # kornia's CLAHE needs two pixels per axis
+            padded = F.pad(x, (0, max(0, 2 - width), 0, max(0, 2 - height)), mode="replicate")
+            return self(padded)[..., :height, :width]
         grid = (max(1, min(self.grid_size[0], height - 1)), max(1, min(self.grid_size[1], width - 1)))
         return _on_luma(x, lambda y: equalize_clahe(y, self.clip_limit, grid))
 

@@ -14,9 +14,15 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from exposure_lab.data.io import image_inputs, read_image, write_array
+from exposure_lab.data.io import atomic_output, image_inputs, read_image, write_array
 from exposure_lab.data.pairing import split_ev_suffix
-from exposure_lab.errors import ExposureLabError
+from exposure_lab.errors import ExposureLabError, ImageReadError
+from exposure_lab.prediction.outputs import (
+    UnreadableImages,
+    check_distinct,
+    check_on_error,
+    check_output_folder,
+)
 
 MAP_FORMATS = ("png", "npy")
 COLORMAP = "bwr"  # blue (0,0,1) → white → red (1,0,0), the official heat-map colours, on −R
@@ -56,7 +62,8 @@ def write_colour_bar(path: Path) -> Path:
     bar.set_ticks([-1.0, -0.5, 0.0, 0.5, 1.0])
     bar.set_ticklabels(["−1 over", "−0.5", "0 ideal", "+0.5", "+1 under"])
     bar.set_label("exposure residual")
-    figure.savefig(path, bbox_inches="tight")
+    with atomic_output(path) as partial:
+        figure.savefig(partial, bbox_inches="tight", format="png")
     plt.close(figure)
     return path
 
@@ -70,10 +77,12 @@ def write_residual(path: Path, residual: Tensor) -> Path:
     values = residual.detach().float().cpu().reshape(residual.shape[-2:]).numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "npy":
-        np.save(path, values.astype(np.float32))
+        with atomic_output(path) as partial, partial.open("wb") as handle:
+            np.save(handle, values.astype(np.float32))
     else:
         encoded = np.round((np.clip(values, -1.0, 1.0) + 1.0) / 2.0 * 65535.0).astype(np.uint16)
-        Image.fromarray(encoded).save(path, format="PNG")
+        with atomic_output(path) as partial:
+            Image.fromarray(encoded).save(partial, format="PNG")
     return path
 
 
@@ -105,7 +114,7 @@ def write_heatmap(path: Path, residual: Tensor) -> Path:
 def write_scores(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Write `scores.csv`: one row per image with the columns of `SCORE_COLUMNS` (ev empty when unknown)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
+    with atomic_output(path) as partial, partial.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=SCORE_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -120,18 +129,40 @@ def residual_of(task: Any, image: Tensor) -> Tensor:
 
 
 def assess_paths(
-    task: Any, input: Path, output: Path, device: str = "cpu", map_format: str = "png", threshold: float = 0.1
+    task: Any,
+    input: Path,
+    output: Path,
+    device: str = "cpu",
+    map_format: str = "png",
+    threshold: float = 0.1,
+    on_error: str = "continue",
 ) -> list[dict[str, Any]]:
     """Write the residual map, heatmap and statistics of every image of `input` into `output` (see
-    conf/assess.yaml); `task` is any object with `residual_map`. Returns the scores.csv rows."""
+    conf/assess.yaml); `task` is any object with `residual_map`. Returns the scores.csv rows.
+
+    `output` may not be the folder of the inputs, and two inputs may not share a stem (`a.jpg`, `a.png`:
+    their maps would overwrite each other). Every file is written atomically, replacing (not following) a
+    link of its name. An unreadable image is skipped and named in UnreadableImages once the others are
+    written (`on_error="stop"`: at once).
+    """
     if map_format not in MAP_FORMATS:
         raise ExposureLabError(f"map_format must be one of {', '.join(MAP_FORMATS)}, got {map_format!r}")
+    check_on_error(on_error)
     paths = image_inputs(input)
+    check_output_folder(output, paths)
+    check_distinct({path: f"{path.stem}_heatmap.png" for path in paths})
     output.mkdir(parents=True, exist_ok=True)
     task = task.to(device).eval()
-    rows = []
+    rows, problems = [], []
     for path in tqdm(paths, desc="assess", unit="img", disable=len(paths) < 2):
-        residual = residual_of(task, read_image(path).to(device)).cpu()
+        try:
+            image = read_image(path)
+        except ImageReadError as exc:
+            if on_error == "stop":
+                raise
+            problems.append(str(exc))
+            continue
+        residual = residual_of(task, image.to(device)).cpu()
         write_residual(output / f"{path.stem}_residual.{map_format}", residual)
         write_heatmap(output / f"{path.stem}_heatmap.png", residual)
         rows.append(
@@ -143,4 +174,6 @@ def assess_paths(
         )
     write_colour_bar(output / "colour_bar.png")
     write_scores(output / "scores.csv", rows)
+    if problems:
+        raise UnreadableImages(problems, [output / "scores.csv"])
     return rows

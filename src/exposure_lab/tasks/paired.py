@@ -124,13 +124,17 @@ class PairedRestoration(ExposureTask):
         seconds = time.perf_counter() - start
         experts = batch.get("experts")
         by_expert = {}
-        if experts:
-            by_expert = {f"expert_{k}": self.metric_suite(pred, experts[k]) for k in sorted(experts)}
-            scores = {
-                n: torch.stack([s[n] for s in by_expert.values()]).mean(0) for n in self.metric_suite.names
-            }
-        else:
-            scores = self.metric_suite(pred, batch["target"])
+        try:
+            if experts:
+                by_expert = {f"expert_{k}": self.metric_suite(pred, experts[k]) for k in sorted(experts)}
+                scores = {
+                    n: torch.stack([s[n] for s in by_expert.values()]).mean(0)
+                    for n in self.metric_suite.names
+                }
+            else:
+                scores = self.metric_suite(pred, batch["target"])
+        except ExposureLabError as exc:  # a metric refused these images: say which ones
+            raise type(exc)(f"{', '.join(batch['name'])}: {exc}") from exc
         batch_size = pred.shape[0]
         subsets = batch.get("subset") or [""] * batch_size
         for subset, index in self._subset_indices(subsets, pred.device):
