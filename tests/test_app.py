@@ -108,6 +108,7 @@ def test_the_assessor_maps_and_scores_input_and_output(checkpoints, image):
     assert all(r.shape == (1, 45, 61) and r.abs().max() <= 1 for r in result.residuals.values())
     assert differs(result.residuals["input"], result.residuals["output"])
     assert result.scores["input"]["score"] == pytest.approx(10 * (1 - result.residuals["input"].abs().mean()))
+    assert set(result.extra_seconds) == {"assessor"} and result.extra_seconds["assessor"] > 0
 
 
 def test_untrained_nets_and_assessors_are_not_offered_as_models(checkpoints):

@@ -186,7 +186,8 @@ class Result:
     `output` (3,H,W) in [0,1] on the CPU; `bits`: what predict would write (8, or 16 for 16-bit PNG/TIFF
     input); `seconds`: wall time of the model's forward (padding, tiling, its inference protocol);
     `curve_map`: for curve models the mean of α = −A over the curve channels, (1,H,W) in [−1,1];
-    `residuals`/`scores`: the assessor's (1,H,W) maps and statistics of input and output.
+    `residuals`/`scores`: the assessor's (1,H,W) maps and statistics of input and output; `extra_seconds`:
+    wall time of the curve map and of the assessor (both images), when computed.
     """
 
     input: Tensor
@@ -198,6 +199,7 @@ class Result:
     curve_map: Tensor | None = None
     residuals: dict[str, Tensor] = field(default_factory=dict)
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _flat_overrides(overrides: Mapping[str, Any], prefix: str = "+model") -> list[str]:
@@ -282,15 +284,19 @@ def run(
         overrides=overrides,
     )
     if model.kind == "curve":
+        start = time.perf_counter()
         with torch.inference_mode():
             curves = enhance(_CurveMaps(task.net), x[None], tile_size, tile_overlap)[0]
         result.curve_map = (-curves).mean(0, keepdim=True).clamp(-1, 1).cpu()
+        result.extra_seconds["curve map"] = time.perf_counter() - start
     if assessor is not None:
+        start = time.perf_counter()
         assessor = assessor.to(target).eval()
         for name, picture in (("input", x), ("output", output)):
             residual = residual_of(assessor, picture).cpu()
             result.residuals[name] = residual
             result.scores[name] = exposure_statistics(residual, threshold)
+        result.extra_seconds["assessor"] = time.perf_counter() - start
     return result
 
 

@@ -177,6 +177,7 @@ class DemoApp:
                 "width": width,
                 "height": height,
                 "latency_ms": round(result.seconds * 1000.0, 1),
+                "extra_ms": {name: round(t * 1000.0, 1) for name, t in result.extra_seconds.items()},
                 "command": result.command,
                 "download": f"/api/download/{key}",
                 "curve_map": None,
