@@ -17,7 +17,7 @@ from PIL import Image
 from exposure_lab.errors import WeightsNotFoundError
 from exposure_lab.metrics import MetricSuite
 from exposure_lab.metrics.loe import lightness_grid, loe
-from exposure_lab.metrics.niqe import DEFAULT_PARAMS_PATH, load_pristine_model, niqe
+from exposure_lab.metrics.niqe import DEFAULT_PARAMS_PATH, load_pristine_model, mscn, niqe
 from exposure_lab.metrics.piqe import piqe
 
 PYIQA_SDIST = Path(__file__).resolve().parents[1] / ".cache/test-assets/pyiqa-0.1.16.tar.gz"
@@ -136,3 +136,11 @@ def test_loe_of_an_order_reversing_map_is_the_maximum():
 def test_loe_samples_the_shorter_side_to_100_pixels():
     assert lightness_grid(torch.rand(1, 3, 300, 450)).shape == (1, 100 * 150)
     assert lightness_grid(torch.rand(1, 3, 60, 80)).shape == (1, 60 * 80)
+
+
+def test_mscn_of_flat_windows_is_exactly_zero():
+    gray = torch.full((1, 1, 30, 40), 117.0, dtype=torch.float64)
+    gray[..., 20:, 25:] = torch.rand(10, 15, dtype=torch.float64) * 255
+    coefficients = mscn(gray)
+    assert (coefficients[..., :14, :] == 0).all() and (coefficients[..., :, :19] == 0).all()
+    assert (coefficients[..., 21:, 26:] != 0).all()

@@ -207,3 +207,12 @@ def test_unknown_protocols_and_data_without_targets_are_one_line_errors(
         ),
     )
     assert len(unpaired) == 1 and "re-scores enhanced images against targets" in unpaired[0]
+
+
+def test_bench_times_niqe_piqe_and_loe():
+    from exposure_lab.evaluation.cost import bench_metrics
+
+    report = bench_metrics([192], repeats=1)
+    assert {"psnr", "ssim", "niqe", "piqe", "loe"} <= set(report)
+    for name in ("piqe", "loe", *(["niqe"] if NIQE_PARAMS else [])):
+        assert report[name]["ms_192"] > 0
