@@ -38,7 +38,7 @@ $(PYIQA_SDIST): | $(STAMP)
 	@echo "==> results_official.csv and TID2013 pairs for the metric calibration tests (pyiqa source archive)"
 	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d $(@D) pyiqa==0.1.16
 
-install-browser: ## Debian's chromium and chromium-driver (the app's browser test; needs root and apt-get)
+install-browser: ## Debian's chromium and chromium-driver (the app's and report's browser tests; root, apt-get)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 

@@ -9,12 +9,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.utils import make_grid
 
+from exposure_lab.callbacks.logged_images import log_images
 from exposure_lab.data.io import write_image
 
 
 class ImageGridCallback(L.Callback):
     """After each validation epoch, save input | output | target | |error| rows for fixed val samples as PNG
-    (input | output for data without targets).
+    (input | output for data without targets), also sent to the image loggers (TensorBoard, wandb).
 
     The samples are `num_samples` validation images spread evenly over the set (fixed across epochs, so
     several scenes and exposures show); every panel is resized
@@ -64,3 +65,4 @@ class ImageGridCallback(L.Callback):
         grid = make_grid(torch.stack(rows), nrow=1, padding=2, pad_value=1.0)
         path = Path(trainer.default_root_dir) / "image_grids" / f"epoch_{trainer.current_epoch:03d}.png"
         write_image(path, grid)
+        log_images(trainer.loggers, {"val/image_grid": grid}, step=trainer.current_epoch)

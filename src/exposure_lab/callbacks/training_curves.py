@@ -7,10 +7,12 @@ from typing import Any
 
 import lightning as L
 
+from exposure_lab.callbacks.logged_images import log_images
+
 
 class TrainingCurvesCallback(L.Callback):
     """Record epoch-level train/val metrics and each epoch's LR; at the end of fit, write
-    `metrics_history.csv` and a PNG plot.
+    `metrics_history.csv` and a PNG plot (also sent to the image loggers: TensorBoard, wandb).
 
     The history is part of the callback state, so curves survive resume from a checkpoint.
     """
@@ -47,7 +49,10 @@ class TrainingCurvesCallback(L.Callback):
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.history)
-        self._plot(out_dir / self.filename)
+        path = out_dir / self.filename
+        self._plot(path)
+        if path.is_file():
+            log_images(trainer.loggers, {"training_curves": path.read_bytes()}, step=trainer.current_epoch)
 
     def _plot(self, path: Path) -> None:
         import matplotlib
