@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "assess",
         "exposure maps: exposure-lab assess ckpt_path=<assessor ckpt> input=<file|dir> output=<dir>",
     ),
+    "export": (
+        "export",
+        "ONNX with a parity check: exposure-lab export ckpt_path=<ckpt>|model=<name> [out=<file.onnx>]",
+    ),
     "app": (
         "app",
         "a local web page to try models on an image: exposure-lab app 'models=[a.ckpt,clahe]' [port=7860]",

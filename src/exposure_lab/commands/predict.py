@@ -9,6 +9,7 @@ from exposure_lab.checkpoints import build_task, load_task
 from exposure_lab.commands import exit_on_user_error
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.inference import InferenceOptions, precision_context, prepare_net
 from exposure_lab.prediction.images import predict_paths
 from exposure_lab.prediction.outputs import UnreadableImages
 from exposure_lab.prediction.video import enhance_video, is_video
@@ -19,19 +20,34 @@ from exposure_lab.runs import check_tiles, register_resolvers, require_device
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     model = cfg.get("model")
-    # With a checkpoint, `model` holds only `+model.<key>=<value>` overrides of its stored model config.
-    if bool(cfg.get("ckpt_path")) == bool(model and "_target_" in model):
-        raise ExposureLabError("predict needs exactly one of ckpt_path=<checkpoint> or model=<model name>")
+    options = InferenceOptions.from_config(cfg)
     if not cfg.get("input") or not cfg.get("output"):
         raise ExposureLabError("predict needs input=<file or folder> and output=<folder>")
-    task = load_task(cfg.ckpt_path, model)[0] if cfg.get("ckpt_path") else build_task(model)
-    if task.output_kind == "exposure_map":
-        raise ExposureLabError(
-            f"{cfg.ckpt_path or cfg.model}: an exposure assessor gives maps, not images; use `assess`"
-        )
     check_tiles(cfg.tile_size, cfg.tile_overlap)
     require_device(cfg.device, "device")
-    task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+    if options.backend == "onnxruntime":
+        from exposure_lab.prediction.onnx import OnnxEnhancer
+
+        task = OnnxEnhancer(options.model_file, cfg.tile_size, cfg.tile_overlap)
+    else:
+        # With a checkpoint, `model` holds only `+model.<key>=<value>` overrides of its stored model config.
+        if bool(cfg.get("ckpt_path")) == bool(model and "_target_" in model):
+            raise ExposureLabError(
+                "predict needs exactly one of ckpt_path=<checkpoint> or model=<model name>"
+            )
+        task = load_task(cfg.ckpt_path, model)[0] if cfg.get("ckpt_path") else build_task(model)
+        if task.output_kind == "exposure_map":
+            raise ExposureLabError(
+                f"{cfg.ckpt_path or cfg.model}: an exposure assessor gives maps, not images; use `assess`"
+            )
+        task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
+        prepare_net(task.net, options)
+    with precision_context(options, cfg.device):
+        run(cfg, task)
+
+
+def run(cfg: DictConfig, task: object) -> None:
+    """Enhance the video or the images of `cfg.input` with `task` and print the summary."""
     if is_video(cfg.input):
         report = enhance_video(
             task, Path(cfg.input), Path(cfg.output), device=cfg.device, batch_size=cfg.video_batch_size
