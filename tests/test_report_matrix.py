@@ -110,3 +110,21 @@ def test_pareto_front_keeps_the_models_no_other_beats_on_both_axes():
     }
     assert pareto_front(points) == ["fast", "mid", "slow_good"]
     assert pareto_front({"a": (1.0, 0.3), "b": (2.0, 0.1)}, higher_is_better=False) == ["a", "b"]
+
+
+def test_training_image_grids_and_curves_reach_the_image_logger(paired_overrides, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_cli(
+        "train",
+        *paired_overrides,
+        *SMALL_UNET,
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "logger=tensorboard",
+        "test_after_fit=false",
+        f"hydra.run.dir={tmp_path}",
+    )
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"val/image_grid", "training_curves"} <= set(events.Tags()["images"])

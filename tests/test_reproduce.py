@@ -316,3 +316,27 @@ def test_cpu_row_and_official_weights_on_the_real_images(tmp_path):
     assert all(c["n"] == 1 and c["mean"] is not None for c in by_row.values())
     assert by_row["zero_dce_pp_official_s12"]["mean"] > by_row["identity"]["mean"]  # it brightens
     assert (run_dir / "imported" / "official_s12.ckpt").is_file()
+
+
+def test_training_gets_the_users_overrides_and_launcher_but_not_the_scoring_keys():
+    from exposure_lab.commands.reproduce import forwarded
+
+    task = [
+        "experiment=demo",
+        "metrics=default",
+        "seeds=[0,1]",
+        "ckpt_path=a.ckpt",
+        "data.root=/d",
+        "trainer.max_epochs=3",
+        "+model.losses.ssim=0.5",
+        "latency.size=64",
+        "report.images=2",
+    ]
+    hydra = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.run.dir=/out"]
+    assert forwarded(task, hydra) == [
+        "data.root=/d",
+        "trainer.max_epochs=3",
+        "+model.losses.ssim=0.5",
+        "hydra/launcher=submitit_slurm",
+        "hydra.launcher.partition=gpu",
+    ]

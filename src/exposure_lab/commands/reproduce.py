@@ -39,19 +39,18 @@ OWN_KEYS = (
 )
 
 
-def forwarded_overrides() -> list[str]:
-    """This run's overrides that the seeds' training multirun also gets: all but OWN_KEYS, and the
-    launcher's."""
-    overrides = HydraConfig.get().overrides
-    task = [o for o in overrides.task if o.lstrip("+~").split("=")[0].split(".")[0] not in OWN_KEYS]
-    launcher = [o for o in overrides.hydra if o.startswith(("hydra/launcher=", "hydra.launcher."))]
-    return [*task, *launcher]
+def forwarded(task: list[str], hydra_overrides: list[str]) -> list[str]:
+    """The overrides that the seeds' training multirun also gets: every task override but OWN_KEYS, and the
+    launcher's (`hydra/launcher=…`, `hydra.launcher.*`); never the run or sweep directory."""
+    kept = [o for o in task if o.lstrip("+~").split("=")[0].split(".")[0] not in OWN_KEYS]
+    return [*kept, *(o for o in hydra_overrides if o.startswith(("hydra/launcher=", "hydra.launcher.")))]
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="reproduce")
 @exit_on_user_error
 def run(cfg: DictConfig) -> None:
     check_tiles(cfg.tile_size, cfg.tile_overlap)
+    overrides = HydraConfig.get().overrides
     out_dir = run_dir()
     save_resolved_config(cfg, out_dir)
     spec = find_experiment(HydraConfig.get().runtime.choices["experiment"])
@@ -60,8 +59,10 @@ def run(cfg: DictConfig) -> None:
         source = (cfg.get("data_sources") or {}).get(cfg.data.get("name"), {}).get("source", "")
         raise DataLayoutError(f"{spec.name}: {found}" + (f"; get it from {source}" if source else ""))
     datamodule = hydra.utils.instantiate(cfg.data)
-    reproduction = reproduce(spec, cfg, out_dir, forwarded_overrides(), datamodule)
-    command = ["exposure-lab", "reproduce", spec.name, *HydraConfig.get().overrides.task]
+    reproduction = reproduce(
+        spec, cfg, out_dir, forwarded(list(overrides.task), list(overrides.hydra)), datamodule
+    )
+    command = ["exposure-lab", "reproduce", spec.name, *overrides.task]
     print(write_reproduction(reproduction, out_dir, command))
     report = reproduction_report(reproduction, cfg, environment(cfg.accelerator))
     write_report(report, out_dir / "report.html")
