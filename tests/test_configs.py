@@ -71,5 +71,5 @@ def test_every_net_runs_forward_and_backward_on_odd_sizes(name):
     if task.trainable:
         multiple = getattr(task.net, "size_multiple", 1)
         patch = torch.rand(2, 3, 4 * multiple, 4 * multiple, requires_grad=True)
-        primary_output(task.net(patch)).mean().backward()
+        primary_output(task.train().net(patch)).mean().backward()  # training mode: SCI's calibration runs
         assert all(p.grad is not None for p in task.net.parameters() if p.requires_grad)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.losses.fourier import amplitude_l1, phase_l1
 
 
 def charbonnier(pred: Tensor, target: Tensor, eps: float = 1e-3) -> Tensor:
@@ -25,6 +26,8 @@ LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "mse": F.mse_loss,
     "charbonnier": charbonnier,
     "ssim": ssim_loss,
+    "fft_amplitude": amplitude_l1,
+    "fft_phase": phase_l1,
 }
 
 

@@ -24,7 +24,8 @@ class PairedRestoration(ExposureTask):
     checkpoint can be scored under any protocol. Every test image's scores are kept in `test_records`, and
     its output is saved as `<prediction_dir>/<input stem>.png` when `prediction_dir` is set. With
     `assessor_ckpt` and a non-zero `assessor_weight`, training adds `assessor_weight` · mean |R| of the output
-    by that frozen exposure assessor (`losses.exposure_assessment`).
+    by that frozen exposure assessor (`losses.exposure_assessment`). `auxiliary_losses` (same names) score the
+    net's second output against the target too (FECNet's amplitude result), logged as `auxiliary_<name>`.
     """
 
     def __init__(
@@ -40,11 +41,13 @@ class PairedRestoration(ExposureTask):
         tile_overlap: int = 32,
         assessor_ckpt: str | None = None,
         assessor_weight: float = 0.0,
+        auxiliary_losses: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(
             net, optimizer, scheduler, scheduler_monitor, scheduler_interval, tile_size, tile_overlap
         )
         self.loss = WeightedLoss(losses or {})
+        self.auxiliary_loss = WeightedLoss(auxiliary_losses or {})
         self.assessor_weight = float(assessor_weight)
         self.exposure_assessment = (
             ExposureAssessmentLoss(assessor_ckpt) if assessor_ckpt and self.assessor_weight else None
@@ -77,8 +80,13 @@ class PairedRestoration(ExposureTask):
         return enhance(self.net, x, tile_size=self.tile_size, tile_overlap=self.tile_overlap).clamp(0, 1)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        pred = primary_output(self.net(batch["input"]))
+        out = self.net(batch["input"])
+        pred = primary_output(out)
         total, terms = self.loss(pred, batch["target"])
+        if self.auxiliary_loss.weights:
+            extra, extra_terms = self.auxiliary_loss(_auxiliary_output(out), batch["target"])
+            total = total + extra
+            terms.update({f"auxiliary_{name}": value for name, value in extra_terms.items()})
         if self.exposure_assessment is not None:
             terms["exposure_assessment"] = self.exposure_assessment(pred)
             total = total + self.assessor_weight * terms["exposure_assessment"]
@@ -193,3 +201,10 @@ class PairedRestoration(ExposureTask):
             self.test_records.append(record)
             if self.prediction_dir is not None:
                 write_image(self.prediction_dir / Path(record["name"]).with_suffix(".png"), pred[i])
+
+
+def _auxiliary_output(out: Any) -> Tensor:
+    """The second tensor a net returned, which `auxiliary_losses` score."""
+    if not isinstance(out, Sequence) or len(out) < 2 or not isinstance(out[1], Tensor):
+        raise ExposureLabError("auxiliary_losses need a net that returns (output, auxiliary output)")
+    return out[1]
