@@ -59,8 +59,8 @@ format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src tests
 	$(VENV)/bin/ruff format src tests
 
-bench: install ## speed of nets and metrics on this machine, as JSON
-	$(PY) -m exposure_lab.commands.bench
+bench: install ## machine peak, then eager/fast/bf16/ONNX Runtime latency per net (JSON + table)
+	$(PY) -m exposure_lab.commands.bench speed=default
 
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) .cache outputs multirun .pytest_cache .ruff_cache

@@ -111,3 +111,18 @@ def test_tiles_that_agree_blend_to_exactly_their_value():
     x = torch.rand(1, 3, 70, 90)
     net = nn.Identity()
     assert torch.equal(enhance(net, x, tile_size=32, tile_overlap=12), x)
+
+
+def test_speed_table_reports_every_path_and_the_machine_peak():
+    from exposure_lab.commands.bench import parse_arguments
+    from exposure_lab.evaluation.cost import bench_speed, speed_table
+
+    options = parse_arguments(["speed=[zero_dce_pp:48]", "onnx_models=[]", "repeats=1"])
+    report = bench_speed(options)
+    assert report["machine_peak"]["fp32_matmul_gflops"] > 0
+    (row,) = report["rows"]
+    assert row["model"] == "zero_dce_pp" and row["size"] == 48
+    assert row["fast_max_abs_diff"] <= 1e-5
+    assert row["eager_ms"] > 0 and row["fast_ms"] > 0 and row["fast_speedup"] > 0
+    assert "bf16_psnr_db" in row or "bf16_psnr_db_128px" in row
+    assert "| zero_dce_pp | 48 |" in speed_table(report)

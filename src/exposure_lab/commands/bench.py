@@ -10,6 +10,10 @@ Keys (all optional):
                                 forward); default: no limit for named models, 150 for all configs
   train_size=128 train_batch=4  training-throughput batch
   out=<file.json>               also write the JSON here
+  speed=default | speed=[unet:512,...]  instead: the machine's fp32/bf16 matmul peak, then per net:size the
+                                latency of eager fp32 NCHW, fast fp32, bf16 and ONNX Runtime, speed-ups,
+                                GFLOP/s, share of peak and output differences (`make bench`)
+  onnx_models=[zero_dce_pp,unet]  the nets of the speed table also timed with ONNX Runtime (export first)
 Peak memory (during the first forward call): CUDA's max allocated bytes, or on Linux CPUs the growth of the
 resident set's high-water mark.
 """
@@ -23,7 +27,13 @@ from omegaconf import OmegaConf
 
 from exposure_lab.commands import exit_on_user_error
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.evaluation.cost import run
+from exposure_lab.evaluation.cost import (
+    DEFAULT_ONNX_MODELS,
+    DEFAULT_SPEED_RUNS,
+    bench_speed,
+    run,
+    speed_table,
+)
 
 ALL_MODELS_MAX_GMACS = 150.0
 DEFAULTS: dict[str, Any] = {
@@ -36,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "train_batch": 4,
     "time_budget_s": 10.0,
     "out": None,
+    "speed": None,
+    "onnx_models": list(DEFAULT_ONNX_MODELS),
 }
 
 
@@ -54,6 +66,10 @@ def parse_arguments(argv: list[str]) -> dict[str, Any]:
     options = {**DEFAULTS, **given}
     if options["max_gmacs"] is None:
         options["max_gmacs"] = float("inf") if options["model"] or options["models"] else ALL_MODELS_MAX_GMACS
+    if options["speed"] == "default":
+        options["speed"] = list(DEFAULT_SPEED_RUNS)
+    if options["speed"] is not None and not isinstance(options["speed"], list):
+        raise ExposureLabError(f"bench: speed is default or a list of net:size, got {options['speed']!r}")
     if isinstance(options["sizes"], int):
         options["sizes"] = [options["sizes"]]
     if not all(
@@ -70,10 +86,13 @@ def main() -> None:
         print(__doc__)
         return
     options = parse_arguments(sys.argv[1:])
-    text = json.dumps(run(options), indent=2)
+    report = bench_speed(options) if options["speed"] else run(options)
+    text = json.dumps(report, indent=2)
     if options["out"]:
         Path(options["out"]).write_text(text)
     print(text)
+    if options["speed"]:
+        print(speed_table(report))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from exposure_lab.checkpoints import build_task, compose_model_config
@@ -239,3 +239,170 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         report["metrics"] = bench_metrics(options["sizes"], options["repeats"])
         report["data"] = bench_data(options["repeats"])
     return report
+
+
+DEFAULT_SPEED_RUNS = (
+    "zero_dce:512",
+    "zero_dce_pp:512",
+    "sgz:512",
+    "unet:512",
+    "lmspec:512",
+    "mirnet_small:512",
+    "mirnet:512",
+    "p_ieanet:256",
+    "p_ieanet_release:256",
+)
+DEFAULT_ONNX_MODELS = ("zero_dce_pp", "unet")
+
+
+def matmul_peak_gflops(dtype: torch.dtype, size: int, repeats: int = 3) -> float:
+    """This machine's (size×size) @ (size×size) matmul rate in GFLOP/s for `dtype` (median of `repeats`)."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    return 2 * size**3 / median_seconds(lambda: a @ b, repeats) / 1e9
+
+
+def machine_peak() -> dict[str, Any]:
+    """fp32 and bf16 matmul GFLOP/s (2048², and 512² for bf16 where it is emulated), the CPU's vector ISA and
+    whether oneDNN has native bf16 here."""
+    fp32 = matmul_peak_gflops(torch.float32, 2048)
+    bf16 = matmul_peak_gflops(torch.bfloat16, 512, repeats=1)
+    if bf16 > fp32 / 4:
+        bf16 = matmul_peak_gflops(torch.bfloat16, 2048)
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "fp32_matmul_gflops": round(fp32, 1),
+        "bf16_matmul_gflops": round(bf16, 1),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def psnr_db(output: Tensor, reference: Tensor) -> float:
+    """PSNR (dB) of `output` against `reference`, both clamped to [0, 1]."""
+    mse = (output.float().clamp(0, 1) - reference.float().clamp(0, 1)).pow(2).mean()
+    return float("inf") if mse == 0 else float(-10 * torch.log10(mse))
+
+
+def _timed(function: Callable[[], Tensor], repeats: int, budget_s: float) -> tuple[float, Tensor]:
+    """(median seconds, the output) of `function` after one warm-up call."""
+    start = time.perf_counter()
+    output = function()
+    first = time.perf_counter() - start
+    return median_seconds(function, repeats, budget_s, first), output
+
+
+def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
+    """The speed table: machine peak, then per net and size the latency of each path — eager (today's fp32
+    NCHW reference implementations, glibc's default allocator behaviour), fast (fp32: fused kernels,
+    channels-last, memory reuse), bf16 autocast on the fast path, ONNX Runtime — with the speed-ups against
+    eager, GFLOP/s of the fast path and its share of the fp32 peak, and each path's max abs difference to
+    eager (bf16 also as PSNR). All eager timings come first, before any path changes the allocator.
+    bf16 is timed at the bench size only where oneDNN has native bf16; elsewhere its difference is measured
+    at 128² (it is emulated and several times slower than fp32 there)."""
+    from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
+    from exposure_lab.prediction.onnx import OnnxRuntimeNet, export_onnx
+
+    runs = [spec.rsplit(":", 1) for spec in options["speed"]]
+    repeats, budget = options["repeats"], options["time_budget_s"]
+    peak = machine_peak()
+    nets = {name: build_task(compose_model_config(name)).net.eval() for name, _ in runs}
+    images = {int(size): torch.rand(1, 3, int(size), int(size)) for _, size in runs}
+    rows: list[dict[str, Any]] = []
+    eager_outputs = {}
+    for name, size in runs:
+        net = prepare_net(nets[name], InferenceOptions.eager())
+        seconds, eager_outputs[name, size] = _timed(
+            lambda n=net, s=size: enhance(n, images[int(s)]), repeats, budget
+        )
+        macs = count_macs(net, int(size))
+        rows.append(
+            {"model": name, "size": int(size), "gmacs": round(macs / 1e9, 2), "eager_ms": 1000 * seconds}
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        for row in rows:
+            name, size = row["model"], str(row["size"])
+            net, x, reference = (
+                prepare_net(nets[name], InferenceOptions()),
+                images[row["size"]],
+                eager_outputs[name, size],
+            )
+            seconds, fast = _timed(lambda n=net, x=x: enhance(n, x), repeats, budget)
+            row["fast_ms"] = 1000 * seconds
+            row["fast_speedup"] = row["eager_ms"] / row["fast_ms"]
+            row["fast_max_abs_diff"] = float((fast - reference).abs().max())
+            row["fast_gflops"] = 2 * row["gmacs"] / seconds
+            row["fast_share_of_peak"] = row["fast_gflops"] / peak["fp32_matmul_gflops"]
+            bf16 = InferenceOptions(precision="bf16")
+            if peak["native_bf16"]:
+                with precision_context(bf16, "cpu"):
+                    seconds, low = _timed(lambda n=net, x=x: enhance(n, x), repeats, budget)
+                row["bf16_ms"] = 1000 * seconds
+                row["bf16_speedup"] = row["eager_ms"] / row["bf16_ms"]
+                row["bf16_psnr_db"] = psnr_db(low, reference)
+            else:
+                small = x[..., :128, :128]
+                with torch.inference_mode():
+                    exact = enhance(net, small)
+                with precision_context(bf16, "cpu"):
+                    low = enhance(net, small)
+                row["bf16_ms"] = None
+                row["bf16_psnr_db_128px"] = psnr_db(low, exact)
+            row["bf16_max_abs_diff"] = float(
+                (low.float() - (reference if peak["native_bf16"] else exact)).abs().max()
+            )
+            if name in options["onnx_models"]:
+                path = export_onnx(
+                    prepare_net(nets[name], InferenceOptions(channels_last=False)),
+                    Path(folder) / f"{name}.onnx",
+                    x,
+                )
+                runtime = OnnxRuntimeNet(path)
+                seconds, by_ort = _timed(lambda r=runtime, x=x: enhance(r, x), repeats, budget)
+                row["onnxruntime_ms"] = 1000 * seconds
+                row["onnxruntime_speedup"] = row["eager_ms"] / row["onnxruntime_ms"]
+                row["onnxruntime_max_abs_diff"] = float((by_ort - reference).abs().max())
+    return {"machine_peak": peak, "rows": [_rounded(row) for row in rows]}
+
+
+def _rounded(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in row.items()}
+
+
+def speed_table(report: dict[str, Any]) -> str:
+    """The speed rows as a Markdown table, with the machine peak above it."""
+    peak = report["machine_peak"]
+    lines = [
+        f"machine peak: fp32 matmul {peak['fp32_matmul_gflops']} GFLOP/s, bf16 matmul "
+        f"{peak['bf16_matmul_gflops']} GFLOP/s ({peak['cpu_capability']}, "
+        f"native bf16: {peak['native_bf16']}, {peak['threads']} threads)",
+        "",
+        "| net | size | GMACs | eager ms | fast ms | ×fast | fast diff | GFLOP/s | % peak | bf16 ms "
+        "| ×bf16 | bf16 PSNR dB | ORT ms | ×ORT | ORT diff |",
+        "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["rows"]:
+        psnr = (
+            _cell(row, "bf16_psnr_db")
+            if "bf16_psnr_db" in row
+            else _cell(row, "bf16_psnr_db_128px") + " (128²)"
+        )
+        cells = [row["model"], row["size"], row["gmacs"], _cell(row, "eager_ms"), _cell(row, "fast_ms")]
+        cells += [
+            _cell(row, "fast_speedup"),
+            _cell(row, "fast_max_abs_diff", "{:.1e}"),
+            _cell(row, "fast_gflops"),
+        ]
+        cells += [
+            _cell(row, "fast_share_of_peak", "{:.0%}"),
+            _cell(row, "bf16_ms"),
+            _cell(row, "bf16_speedup"),
+        ]
+        cells += [psnr, _cell(row, "onnxruntime_ms"), _cell(row, "onnxruntime_speedup")]
+        cells += [_cell(row, "onnxruntime_max_abs_diff", "{:.1e}")]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(row: dict[str, Any], key: str, fmt: str = "{:g}") -> str:
+    value = row.get(key)
+    return "–" if value is None else fmt.format(value)
