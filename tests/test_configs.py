@@ -65,9 +65,9 @@ def test_every_net_runs_forward_and_backward_on_odd_sizes(name):
     assert out.shape[0] == 2 and out.shape[-2:] == x.shape[-2:]  # images, or 1-channel maps of assessors
     assert torch.isfinite(out).all() and torch.isfinite(full).all()
     if task.output_kind == "image":
-        assert full.shape == x.shape and 0 <= full.min() and full.max() <= 1
+        assert full.shape == x.shape and full.min() >= 0 and full.max() <= 1
     else:
-        assert full.shape == (2, 1, 37, 53) and -1 <= full.min() and full.max() <= 1
+        assert full.shape == (2, 1, 37, 53) and full.min() >= -1 and full.max() <= 1
     if task.trainable:
         multiple = getattr(task.net, "size_multiple", 1)
         patch = torch.rand(2, 3, 4 * multiple, 4 * multiple, requires_grad=True)

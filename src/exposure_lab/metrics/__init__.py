@@ -1,7 +1,13 @@
 """Image-quality metrics under an explicit, printed protocol (per-image values, then the mean over images)."""
 
-from exposure_lab.metrics.specs import METRIC_SPECS, MetricSpec, UnknownMetricError, higher_is_better, metric_spec
 from exposure_lab.metrics.protocol import MetricProtocol
+from exposure_lab.metrics.specs import (
+    METRIC_SPECS,
+    MetricSpec,
+    UnknownMetricError,
+    higher_is_better,
+    metric_spec,
+)
 from exposure_lab.metrics.suite import SUITE_METRICS, MetricSuite
 
 __all__ = [
