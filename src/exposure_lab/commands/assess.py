@@ -9,6 +9,7 @@ from exposure_lab.checkpoints import load_task
 from exposure_lab.commands import exit_on_user_error
 from exposure_lab.config import config_dir
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.inference import InferenceOptions, precision_context, prepare_net
 from exposure_lab.prediction.exposure_maps import assess_paths
 from exposure_lab.prediction.outputs import UnreadableImages
 from exposure_lab.runs import register_resolvers, require_device
@@ -25,10 +26,13 @@ def main(cfg: DictConfig) -> None:
     if task.output_kind != "exposure_map":
         raise ExposureLabError(f"{cfg.ckpt_path}: not an exposure assessor (its model has no residual_map)")
     require_device(cfg.device, "device")
+    inference = InferenceOptions.from_config(cfg)
+    prepare_net(task.net, inference)
     output = Path(cfg.output)
     options = (cfg.device, cfg.map_format, float(cfg.threshold), cfg.on_error)
     try:
-        rows = assess_paths(task, Path(cfg.input), output, *options)
+        with precision_context(inference, cfg.device):
+            rows = assess_paths(task, Path(cfg.input), output, *options)
     except UnreadableImages as exc:
         print(f"assessed the other images into {output.resolve()}; {len(exc.problems)} could not be read")
         raise

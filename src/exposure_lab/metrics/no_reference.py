@@ -11,6 +11,7 @@ from torch import Tensor
 
 from exposure_lab.checkpoints import load_task
 from exposure_lab.errors import WeightsNotFoundError
+from exposure_lab.inference import InferenceOptions, prepare_net
 from exposure_lab.losses.zero_reference import exposure_control_per_image
 from exposure_lab.metrics.loe import loe
 from exposure_lab.metrics.niqe import PATCH, load_pristine_model, niqe
@@ -192,4 +193,5 @@ def no_reference_suite(
     assessor: Any = None
     if assessor_ckpt:
         assessor = load_task(assessor_ckpt)[0].eval()
+        prepare_net(assessor.net, InferenceOptions())  # the fast exact path: fused kernels, channels-last
     return NoReferenceSuite(exposure_patch, exposure_level, assessor, metrics, niqe_params)
