@@ -405,8 +405,9 @@ class PIEANetReleased(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B,3,H,W) in [0,1] → signed residual (B,1,H,W)."""
         high = torch.cat([conv(x) for conv in self.high_bands], 1)
+        structure = self.structure(high).float()  # the antialiased resize has no bf16 kernel (autocast)
         structure = F.interpolate(
-            self.structure(high), size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True
+            structure, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True
         )
         return self.lightness(x) + self.tail(structure)
 
