@@ -17,6 +17,7 @@ def test_demo_baselines_match_the_recorded_numbers(cli, tmp_path):
     cli(
         "benchmark",
         f"models=[{','.join(baselines)}]",
+        f"metrics={spec.protocol}",
         f"paths.data_dir={tmp_path / 'data'}",
         "data.num_workers=0",
         f"hydra.run.dir={run_dir}",
