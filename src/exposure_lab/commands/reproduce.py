@@ -64,7 +64,7 @@ def run(cfg: DictConfig) -> None:
     )
     command = ["exposure-lab", "reproduce", spec.name, *overrides.task]
     print(write_reproduction(reproduction, out_dir, command))
-    report = reproduction_report(reproduction, cfg, environment(cfg.accelerator))
+    report = reproduction_report(reproduction, cfg, environment(cfg.accelerator), command)
     write_report(report, out_dir / "report.html")
     log_images(instantiate_all(cfg.get("logger")), loggable_images(report))
     print(summary_line(reproduction.cells))

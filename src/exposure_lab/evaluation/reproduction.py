@@ -104,6 +104,8 @@ def _signed(column: str, value: float | None) -> str:
     if value is None:
         return NOT_RUN
     text = format_value(column, abs(value))
+    if not text.strip("0.,"):
+        return text  # zero at the shown precision: no sign
     return ("+" if value >= 0 else "−") + text
 
 
@@ -373,7 +375,9 @@ def reproduce(
     return reproduction
 
 
-def reproduction_markdown(reproduction: Reproduction, env: Mapping[str, Any]) -> str:
+def reproduction_markdown(
+    reproduction: Reproduction, env: Mapping[str, Any], command: Sequence[str] = ()
+) -> str:
     """reproduction.md: what ran, the protocol line, one table per row, then the per-seed details."""
     spec = reproduction.spec
     lines = [
@@ -383,6 +387,7 @@ def reproduction_markdown(reproduction: Reproduction, env: Mapping[str, Any]) ->
         f"source: {spec.source}",
         f"- protocol: {reproduction.protocol or spec.protocol}",
         f"- seeds: {reproduction.seeds}; {SELECTION_NOTE}",
+        f"- command: `{' '.join(command)}`",
         f"- verdict: {summary_line(reproduction.cells)}",
         f"- git commit: {env['git_commit']}; device: {env['device']}; threads: {env['threads']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
@@ -474,7 +479,7 @@ def reproduction_json(
 def write_reproduction(reproduction: Reproduction, out_dir: Path, command: Sequence[str]) -> str:
     """Write reproduction.{md,json} into `out_dir`; return the Markdown."""
     env = environment()
-    markdown = reproduction_markdown(reproduction, env)
+    markdown = reproduction_markdown(reproduction, env, command)
     (out_dir / "reproduction.md").write_text(markdown, encoding="utf-8")
     payload = reproduction_json(reproduction, env, command)
     (out_dir / "reproduction.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -4,7 +4,7 @@ checkpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,9 @@ def _per_image(score_dir: Path) -> list[dict[str, Any]]:
     return read_per_image(score_dir / "per_image.csv")
 
 
-def reproduction_report(reproduction: Reproduction, cfg: Mapping[str, Any], env: Mapping[str, Any]) -> Report:
+def reproduction_report(
+    reproduction: Reproduction, cfg: Mapping[str, Any], env: Mapping[str, Any], command: Sequence[str] = ()
+) -> Report:
     """The reproduce report; the viewer shows the test images through the first scored checkpoint."""
     spec = reproduction.spec
     report = Report(
@@ -91,6 +93,7 @@ def reproduction_report(reproduction: Reproduction, cfg: Mapping[str, Any], env:
             f"experiments/{spec.name}.yaml — {spec.source}",
             reproduction.protocol or spec.protocol,
             f"seeds {reproduction.seeds}; {SELECTION_NOTE}; {summary_line(reproduction.cells)}",
+            "command: " + " ".join(command),
             f"git {env['git_commit']} · {env['device']} · {env['threads']} threads · "
             + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
         ],
