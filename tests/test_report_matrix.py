@@ -75,6 +75,8 @@ def test_seed_group_is_one_row_with_mean_std_and_n(matrix_run):
 def test_per_ev_breakdown_and_trustworthy_latency_protocol(matrix_run):
     per_ev = (matrix_run / "per_ev.md").read_text()
     assert "−1 EV · PSNR ↑" in per_ev and "+1 EV · SSIM ↑" in per_ev
+    header = (matrix_run / "matrix.md").read_text().split("\n\n")[1].splitlines()[0]
+    assert header.endswith("| paired · under/SSIM ↑ | params ↓ | latency (ms/MP) ↓ |")
     evs = read_json(matrix_run / "matrix.json")["per_ev"]["paired"]["identity"]
     assert set(evs) == {"-1.0", "1.0"} and set(evs["-1.0"]) == {"psnr", "ssim"}
     threads = torch.get_num_threads()

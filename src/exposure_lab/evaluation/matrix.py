@@ -192,6 +192,14 @@ def matrix_columns(matrix: Matrix) -> list[str]:
     return [*(f"{s.label}/{c}" for s in matrix.sets for c in s.columns), *MODEL_COLUMNS]
 
 
+def matrix_header(column: str) -> str:
+    """`synthetic/under/psnr` → `synthetic · under/PSNR ↑`; model columns (params, latency) as in tables."""
+    if column in MODEL_COLUMNS or "/" not in column:
+        return column_header(column)
+    group, _, rest = column.partition("/")
+    return f"{group} · {column_header(rest)}"
+
+
 def _shown(column: str, value: Any) -> str:
     return format_spread(column, value) if isinstance(value, Spread) else format_value(column, value)
 
@@ -216,7 +224,7 @@ def markdown(rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str], prot
     """Protocol lines, a blank line, then the Markdown table (best per column in bold by direction)."""
     best = {column: _best(rows, column) for column in columns}
     lines = [
-        "| model | " + " | ".join(column_header(c).replace("/", " · ", 1) for c in columns) + " |",
+        "| model | " + " | ".join(matrix_header(c) for c in columns) + " |",
         "|:---|" + "---:|" * len(columns),
     ]
     for model, row in rows.items():

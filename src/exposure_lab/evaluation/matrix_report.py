@@ -14,6 +14,7 @@ from exposure_lab.evaluation.matrix import (
     Matrix,
     grouped_records,
     matrix_columns,
+    matrix_header,
     per_ev_means,
     per_ev_table,
 )
@@ -54,7 +55,7 @@ def matrix_report(
             "models × data sets",
             matrix_columns(matrix),
             matrix.rows,
-            headers={c: column_header(c).replace("/", " · ", 1) for c in matrix_columns(matrix)},
+            headers={c: matrix_header(c) for c in matrix_columns(matrix)},
         ),
     )
     report.add(
