@@ -64,7 +64,7 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
-def _tile_weights(size: int, tile: int, stride: int) -> list[tuple[int, int, Tensor]]:
+def tile_weights(size: int, tile: int, stride: int) -> list[tuple[int, int, Tensor]]:
     """Tiles along one axis as (start, end, feather weights (end − start,)).
 
     A tile's weight is 0 in the outer quarter of each overlap it shares with a neighbour, rises linearly over
@@ -98,7 +98,7 @@ def enhance(net: nn.Module, x: Tensor, tile_size: int | None = None, tile_overla
     The image is padded to ``net.size_multiple`` and the output cropped back. When ``tile_size`` is set and
     the padded image is larger than it, the net runs on overlapping tiles of ``tile_size`` (rounded up to the
     size multiple; starts on multiples of it, consecutive tiles overlapping by at least ``tile_overlap``)
-    blended by linear feathering across the middle half of each overlap (`_tile_weights`): no visible seam
+    blended by linear feathering across the middle half of each overlap (`tile_weights`): no visible seam
     for nets with image-wide context, and, where the tiles agree, exactly their value. A net whose
     receptive-field radius is at most ``tile_overlap // 4`` therefore gives exactly its untiled output. Runs
     under ``torch.inference_mode()``; the net's train/eval mode is left to the caller.
@@ -117,8 +117,8 @@ def enhance(net: nn.Module, x: Tensor, tile_size: int | None = None, tile_overla
             return crop_to(primary_output(net(padded)), hw)
         stride = max(multiple, (tile - tile_overlap) // multiple * multiple)
         result = total = None
-        for top, bottom, weight_y in _tile_weights(height, tile, stride):
-            for left, right, weight_x in _tile_weights(width, tile, stride):
+        for top, bottom, weight_y in tile_weights(height, tile, stride):
+            for left, right, weight_x in tile_weights(width, tile, stride):
                 out = primary_output(net(padded[..., top:bottom, left:right]))
                 if result is None:
                     result = out.new_zeros((*out.shape[:-2], height, width))

@@ -30,6 +30,7 @@ _WRITE_FORMATS = {
     ".tiff": "TIFF",
 }
 _ORIENTATION_TAG = 0x0112
+LARGE_IMAGE_PIXELS = 1 << 24  # PNGs above this decode through libpng (see _is_large)
 _DECODE_ERRORS = (
     OSError,
     EOFError,
@@ -88,7 +89,7 @@ def decode_image(path: Path | str) -> np.ndarray:
     if not head:
         raise ImageReadError(f"{path}: empty file (0 bytes), not an image")
     try:
-        if head.startswith(_PNG_SIGNATURE) and len(head) > 24 and head[24] == 16:
+        if head.startswith(_PNG_SIGNATURE) and len(head) > 24 and (head[24] == 16 or _is_large(head)):
             array = _decode_png16(path.read_bytes())
         else:
             array = _decode_pillow(path)
@@ -168,16 +169,16 @@ def atomic_output(path: Path | str) -> Iterator[Path]:
 
 
 def _decode_pillow(path: Path) -> np.ndarray:
-    with Image.open(path) as opened:
-        if opened.format == "TIFF" and opened.mode in ("RGB", "RGBA") and _tiff_bits(opened) > 8:
-            return _orient(_decode_tiff_high_bit_depth(path), opened.getexif().get(_ORIENTATION_TAG, 1))
-        opened.load()
-        image = ImageOps.exif_transpose(opened)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        return np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
-    if image.mode == "F":
-        return (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 65535 + 0.5).astype(np.uint16)
-    return np.asarray(image.convert("RGB"))
+    with Image.open(path) as image:
+        if image.format == "TIFF" and image.mode in ("RGB", "RGBA") and _tiff_bits(image) > 8:
+            return _orient(_decode_tiff_high_bit_depth(path), image.getexif().get(_ORIENTATION_TAG, 1))
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of a large image
+        if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+            return np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
+        if image.mode == "F":
+            return (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 65535 + 0.5).astype(np.uint16)
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 def _tiff_bits(image: Image.Image) -> int:
@@ -208,9 +209,17 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def _is_large(png_head: bytes) -> bool:
+    # Pillow holds about three copies of an 8-bit image while decoding it, libpng (torchvision) one: above
+    # LARGE_IMAGE_PIXELS that is what keeps tiled predict of a 96-megapixel image under 2 GB.
+    width, height = struct.unpack(">II", png_head[16:24])
+    return width * height > LARGE_IMAGE_PIXELS
+
+
 def _decode_png16(data: bytes) -> np.ndarray:
-    # Pillow reduces 16-bit RGB(A) PNG to 8 bits; torchvision's libpng decoder keeps 16 bits (its image I/O
-    # is deprecated from 0.29 in favour of torchcodec, but torchvision is pinned, so the warning is muted).
+    # 16-bit and large PNGs. Pillow reduces 16-bit RGB(A) PNG to 8 bits; torchvision's libpng decoder
+    # keeps 16 bits (its image I/O is deprecated from 0.29 in favour of torchcodec, but torchvision is
+    # pinned, so the warning is muted).
     from torchvision.io import ImageReadMode, decode_png
 
     buffer = torch.frombuffer(bytearray(data), dtype=torch.uint8)

@@ -9,9 +9,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from exposure_lab.data.io import array_to_tensor, decode_image, image_inputs, write_image
+from exposure_lab.data.io import array_to_tensor, decode_image, image_inputs, write_array, write_image
 from exposure_lab.errors import ExposureLabError, ImageReadError
 from exposure_lab.prediction.outputs import UnreadableImages, check_on_error, check_output_folder
+from exposure_lab.prediction.tiled import enhance_array, tiles_in_rows
 
 _SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 
@@ -48,6 +49,10 @@ def predict_paths(
             problems.append(str(exc))
             continue
         with out_of_memory_hint(path, array.shape):
+            if tiles_in_rows(task, *array.shape[:2]):  # large: tiles from and into integer buffers
+                enhanced, array = enhance_array(task, array, device), None  # the input is freed first
+                written.append(write_array(output / path.name, enhanced))
+                continue
             y = enhance_image(task, array_to_tensor(array).to(device))
         written.append(write_image(output / path.name, y, bits=output_bits(array, path)))
     if problems:
