@@ -124,6 +124,10 @@ def test_killed_and_resumed_run_ends_like_the_uninterrupted_one(overrides, sched
     lrs = [float(row["lr"]) for row in expected["history"]]
     assert len(set(lrs)) >= EPOCHS - 1, f"the schedule should change the LR in most epochs: {lrs}"
     assert got == expected
+    weights = [
+        torch.load(d / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"] for d in (whole, resumed)
+    ]
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0]), "final weights differ"
 
 
 @pytest.mark.slow
