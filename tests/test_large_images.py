@@ -36,6 +36,8 @@ def test_rows_of_tiles_give_the_output_of_the_float_path(shape, dtype):
     assert tiles_in_rows(task, *shape)
     expected = rounded(enhance_image(task, array_to_tensor(array)), dtype)
     assert np.array_equal(enhance_array(task, array), expected)
+    assert np.array_equal(enhance_array(task, array, in_place=True), expected)
+    assert np.array_equal(array, expected)
 
 
 def test_padding_indices_reflect_or_replicate_as_pad_to_multiple():

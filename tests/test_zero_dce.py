@@ -76,8 +76,8 @@ def official_keys(net: ZeroDCE) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("model", FAMILY)
 def test_import_maps_official_keys_and_names_unexpected_ones(model, tmp_path):
     source = net_of(model)
-    torch.save(official_keys(source), tmp_path / "Epoch99.pth")
-    task, stored = load_task(import_official(model, tmp_path / "Epoch99.pth", tmp_path / "ours.ckpt"))
+    torch.save(official_keys(source), tmp_path / "random_init.pth")
+    task, stored = load_task(import_official(model, tmp_path / "random_init.pth", tmp_path / "ours.ckpt"))
     assert stored["model_name"] == model
     for key, value in source.state_dict().items():
         assert torch.equal(task.net.state_dict()[key], value)

@@ -42,7 +42,6 @@ def main(cfg: DictConfig) -> None:
     if not cfg.models:
         raise ExposureLabError("benchmark needs models=[<checkpoint or model name>, ...]")
     check_tiles(cfg.tile_size, cfg.tile_overlap)
-    check_tiles(cfg.tile_size, cfg.tile_overlap)
     out_dir = run_dir()
     save_resolved_config(cfg, out_dir)
     tasks = [load_model(str(spec), cfg.get("model")) for spec in cfg.models]  # +model.<key>=<value>
@@ -51,7 +50,7 @@ def main(cfg: DictConfig) -> None:
     table = write_matrix(matrix, out_dir)
     for scores in matrix.sets:
         set_dir = out_dir / ("" if len(configs) == 1 else scores.label)
-        for table_file in ("results.md", "protocols.md"):  # protocols.md: with protocols=[...]
+        for table_file in ("results.md", "results_by_expert.md", "protocols.md"):  # when written
             if (set_dir / table_file).is_file():
                 print((set_dir / table_file).read_text())
     if len(configs) > 1:

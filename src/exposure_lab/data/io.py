@@ -90,7 +90,7 @@ def decode_image(path: Path | str) -> np.ndarray:
         raise ImageReadError(f"{path}: empty file (0 bytes), not an image")
     try:
         if head.startswith(_PNG_SIGNATURE) and len(head) > 24 and (head[24] == 16 or _is_large(head)):
-            array = _decode_png16(path.read_bytes())
+            array = _decode_png16(np.fromfile(path, dtype=np.uint8))
         else:
             array = _decode_pillow(path)
     except _DECODE_ERRORS as exc:
@@ -141,6 +141,8 @@ def write_array(path: Path | str, array: np.ndarray, quality: int = 95) -> Path:
     with atomic_output(path) as tmp_name:
         if array.dtype == np.uint16 and fmt == "PNG":
             tmp_name.write_bytes(_encode_png16(array))
+        elif fmt == "PNG" and array.shape[0] * array.shape[1] > LARGE_IMAGE_PIXELS:
+            tmp_name.write_bytes(_encode_large_png(array))
         elif array.dtype == np.uint16:
             import tifffile
 
@@ -216,13 +218,13 @@ def _is_large(png_head: bytes) -> bool:
     return width * height > LARGE_IMAGE_PIXELS
 
 
-def _decode_png16(data: bytes) -> np.ndarray:
-    # 16-bit and large PNGs. Pillow reduces 16-bit RGB(A) PNG to 8 bits; torchvision's libpng decoder
-    # keeps 16 bits (its image I/O is deprecated from 0.29 in favour of torchcodec, but torchvision is
-    # pinned, so the warning is muted).
+def _decode_png16(data: np.ndarray) -> np.ndarray:
+    # 16-bit and large PNGs (`data`: the file's bytes). Pillow reduces 16-bit RGB(A) PNG to 8 bits;
+    # torchvision's libpng decoder keeps 16 bits (its image I/O is deprecated from 0.29 in favour of
+    # torchcodec, but torchvision is pinned, so the warning is muted).
     from torchvision.io import ImageReadMode, decode_png
 
-    buffer = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    buffer = torch.from_numpy(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         chw = decode_png(buffer, ImageReadMode.UNCHANGED, apply_exif_orientation=True)
@@ -238,6 +240,17 @@ def _to_rgb(array: np.ndarray) -> np.ndarray:
     elif channels >= 3:
         array = array[:, :, :3]
     return np.ascontiguousarray(array)
+
+
+def _encode_large_png(hwc: np.ndarray) -> np.ndarray:
+    # Pillow holds an RGB image as 4 bytes a pixel, a copy larger than the array; libpng encodes the (H,W,3)
+    # array in place (the CHW view permutes back to it without a copy).
+    from torchvision.io import encode_png
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        encoded = encode_png(torch.from_numpy(np.ascontiguousarray(hwc)).permute(2, 0, 1))
+    return encoded.numpy()  # the file's bytes
 
 
 def _encode_png16(hwc: np.ndarray) -> bytes:

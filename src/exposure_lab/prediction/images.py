@@ -50,8 +50,9 @@ def predict_paths(
             continue
         with out_of_memory_hint(path, array.shape):
             if tiles_in_rows(task, *array.shape[:2]):  # large: tiles from and into integer buffers
-                enhanced, array = enhance_array(task, array, device), None  # the input is freed first
-                written.append(write_array(output / path.name, enhanced))
+                written.append(
+                    write_array(output / path.name, enhance_array(task, array, device, in_place=True))
+                )
                 continue
             y = enhance_image(task, array_to_tensor(array).to(device))
         written.append(write_image(output / path.name, y, bits=output_bits(array, path)))

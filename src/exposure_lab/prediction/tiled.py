@@ -1,6 +1,6 @@
 """Tiled enhancement of a large image kept as 8- or 16-bit integers: only one row of tiles is held as floats,
-so an image of N pixels needs its input and output (2 · 3 · N bytes at 8 bits) plus that row, instead of
-several whole-image float copies."""
+so an image of N pixels needs one integer buffer (3 · N bytes at 8 bits; `predict` overwrites the input with
+the output) plus that row, instead of several whole-image float copies."""
 
 import numpy as np
 import torch
@@ -29,11 +29,14 @@ def padded_indices(size: int, padded: int) -> np.ndarray:
     return positions
 
 
-def enhance_array(task: nn.Module, array: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
+def enhance_array(
+    task: nn.Module, array: np.ndarray, device: str | torch.device = "cpu", in_place: bool = False
+) -> np.ndarray:
     """(H,W,3) uint8 or uint16 image → the enhanced image of the same dtype: `task`'s forward clamped to
     [0,1] and rounded, by the tiles, feather weights and running weighted mean of `inference.enhance` in its
     order, one row of tiles at a time in one reused float buffer. `task.net` runs on `device` in inference
-    mode."""
+    mode. `in_place`: the result overwrites `array` (rows are written once no later tile reads them), which
+    saves a whole-image buffer."""
     net, multiple = task.net, int(getattr(task.net, "size_multiple", 1))
     height, width = array.shape[:2]
     peak = 65535.0 if array.dtype == np.uint16 else 255.0
@@ -41,7 +44,7 @@ def enhance_array(task: nn.Module, array: np.ndarray, device: str | torch.device
     cols = padded_indices(width, width + -width % multiple)
     tile = -(-task.tile_size // multiple) * multiple
     stride = max(multiple, (tile - task.tile_overlap) // multiple * multiple)
-    output = np.empty_like(array)
+    output = array if in_place else np.empty_like(array)
     result, total = torch.zeros(3, tile, len(cols)), torch.zeros(tile, len(cols))  # rows first, first + tile
     first = 0
     with torch.inference_mode():
