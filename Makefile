@@ -8,6 +8,7 @@ ASSETS := .cache/test-assets
 NIQE_PARAMS := .cache/niqe/basicsr-1.4.2.tar.gz
 PYIQA_SDIST := $(ASSETS)/pyiqa-0.1.16.tar.gz
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-browser demo test test-fast lint format bench clean
@@ -45,11 +46,11 @@ install-browser: ## Debian's chromium and chromium-driver (the app's and report'
 demo: install ## render the synthetic set, train the small U-Net on CPU, compare with baselines
 	$(CLI) train experiment=demo
 
-test: install ## run the whole test suite (what CI runs)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install ## run the whole test suite (what CI runs), in PYTEST_WORKERS processes
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install ## the suite without tests marked slow
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff lint and format check
 	$(VENV)/bin/ruff check src tests

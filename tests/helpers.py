@@ -21,7 +21,10 @@ SHARED = REPO.parent / "shared"
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# `make test` runs two pytest workers on this 2-core machine: one thread each (and for their children)
+_THREADS = max(1, min(2, os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
+torch.set_num_threads(_THREADS)
 
 
 def smooth_image(generator: torch.Generator, height: int, width: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ from exposure_lab.prediction.onnx import OnnxRuntimeNet, export_with_parity, par
 pytestmark = pytest.mark.slow
 
 EXPORTABLE = ["zero_dce", "zero_dce_pp", "unet", "mirnet_small", "p_ieanet_release"]
-NOT_EXPORTABLE = {"lmspec_tiny": "cannot be exported to ONNX"}  # its symmetric pyramid padding
+NOT_EXPORTABLE = {"lmspec_tiny": "LMSPEC cannot be exported to ONNX: torch.export cannot keep height"}
 
 
 @pytest.mark.parametrize("name", EXPORTABLE)
@@ -37,6 +37,22 @@ def test_a_net_that_cannot_be_exported_says_why_in_one_line(name, reason, tmp_pa
     with pytest.raises(ExposureLabError, match=reason) as info:
         export_with_parity(net, tmp_path / "x.onnx", parity_image())
     assert "\n" not in str(info.value)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_an_exporter_failure_is_one_line_with_its_first_message(tmp_path, monkeypatch):
+    def failing_export(*args, **kwargs):
+        raise RuntimeError(
+            "Failed to export the model\n<class 'torch._dynamo.exc.Unsupported'>: a reason\nmore"
+        )
+
+    monkeypatch.setattr(torch.onnx, "export", failing_export)
+    net = build_task(compose_model_config("zero_dce")).net.eval()
+    with pytest.raises(ExposureLabError) as info:
+        export_with_parity(net, tmp_path / "x.onnx", parity_image())
+    assert str(info.value) == (
+        "ZeroDCE cannot be exported to ONNX: <class 'torch._dynamo.exc.Unsupported'>: a reason"
+    )
     assert not (tmp_path / "x.onnx").exists()
 
 

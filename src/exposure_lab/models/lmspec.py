@@ -160,6 +160,11 @@ class LMSPEC(nn.Module):
     is at level k−1's resolution (the pyramid loss compares it with the target's Gaussian level k).
     """
 
+    onnx_unsupported = (
+        "torch.export cannot keep height and width dynamic through its MATLAB-symmetric pyramid padding "
+        "(Cannot create Dim with inconsistent min=0, max=-oo)"
+    )
+
     def __init__(
         self,
         widths: Sequence[int] = (16, 24, 24, 24),

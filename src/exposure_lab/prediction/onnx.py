@@ -43,7 +43,11 @@ def parity_image(height: int = 200, width: int = 264) -> Tensor:
 def export_onnx(net: nn.Module, path: Path, example: Tensor) -> Path:
     """Write `net` (eval mode, fp32, NCHW) as ONNX at `path` with dynamic batch, height and width, traced on
     `example` (1,3,H,W). The size multiple is stored in the model's metadata. Raises ExposureLabError with
-    the exporter's first line when the net cannot be exported."""
+    the net's `onnx_unsupported` reason (a net the exporter is known to fail on, after a minute of tracing),
+    or with the exporter's first line when the net cannot be exported."""
+    reason = getattr(net, "onnx_unsupported", None)
+    if reason:
+        raise ExposureLabError(f"{type(net).__name__} cannot be exported to ONNX: {reason}")
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapped = ExportableNet(net).eval()
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
