@@ -105,9 +105,10 @@ def test_assessment_task_rejects_image_targets(paired_overrides, tmp_path):
         run_cli("train", *paired_overrides, "model=p_ieanet", "debug=fdr", f"hydra.run.dir={tmp_path}")
 
 
-def test_fast_dev_run_on_the_synthetic_residual_set(tmp_path):
-    render = [
-        f"data.source.root={tmp_path / 'synthetic'}",
+def tiny_residual_set(folder: Path) -> list[str]:
+    """Overrides of `experiment=p_ieanet_synthetic` that render a 6-scene synthetic source set in `folder`."""
+    return [
+        f"data.source.root={folder}",
         "data.source.render.photos=[astronaut,coffee,chelsea]",
         "data.source.render.scenes_per_photo=2",
         "data.source.render.scene_size=32",
@@ -116,6 +117,10 @@ def test_fast_dev_run_on_the_synthetic_residual_set(tmp_path):
         "data.source.patch_size=32",
         "data.source.num_workers=0",
     ]
+
+
+def test_fast_dev_run_on_the_synthetic_residual_set(tmp_path):
+    render = tiny_residual_set(tmp_path / "synthetic")
     run_dir = tmp_path / "run"
     lines = run_cli(
         "train", "experiment=p_ieanet_synthetic", "debug=fdr", *render, f"hydra.run.dir={run_dir}"

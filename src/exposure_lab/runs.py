@@ -171,6 +171,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
         "best_value": finite_or_none(value),
         "best_checkpoint": str(checkpoint),
         "seed": cfg.seed,
+        "train_precision": str(trainer.precision),  # the test split is always scored in fp32
     }
     if cfg.test_after_fit and getattr(datamodule, "test_is_training_data", False):
         log.warning(
