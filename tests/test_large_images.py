@@ -36,6 +36,9 @@ def test_rows_of_tiles_give_the_output_of_the_float_path(shape, dtype):
     assert tiles_in_rows(task, *shape)
     expected = rounded(enhance_image(task, array_to_tensor(array)), dtype)
     assert np.array_equal(enhance_array(task, array), expected)
+    array.flags.writeable = False  # as Pillow decodes: a new buffer
+    assert np.array_equal(enhance_array(task, array, in_place=True), expected)
+    array.flags.writeable = True
     assert np.array_equal(enhance_array(task, array, in_place=True), expected)
     assert np.array_equal(array, expected)
 
