@@ -17,9 +17,11 @@ def summary_rows(sweep_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def run_sweep(capfd, *argv: str) -> tuple[int, str]:
+def run_sweep(capfd, paired_overrides: list[str], axis: str, sweep_dir: Path) -> tuple[int, str]:
+    """`train -m` of short fits on the paired fixture over `axis` (`key=a,b,...`): exit status and output."""
     capfd.readouterr()
     saved = sys.argv[:]
+    argv = [*paired_overrides, *FAST_FIT, "test_after_fit=false", axis, f"hydra.sweep.dir={sweep_dir}"]
     try:
         status = cli.main(["train", "-m", *argv])
     except SystemExit as exc:
@@ -33,14 +35,7 @@ def run_sweep(capfd, *argv: str) -> tuple[int, str]:
 @pytest.mark.slow
 def test_a_failing_job_does_not_stop_the_sweep(paired_overrides, tmp_path, capfd):
     sweep_dir = tmp_path / "sweep"
-    status, text = run_sweep(
-        capfd,
-        *paired_overrides,
-        *FAST_FIT,
-        "test_after_fit=false",
-        "data.patch_size=32,999,16",
-        f"hydra.sweep.dir={sweep_dir}",
-    )
+    status, text = run_sweep(capfd, paired_overrides, "data.patch_size=32,999,16", sweep_dir)
     assert "Traceback" not in text
     errors = [line for line in text.splitlines() if line.startswith("error:")]
     assert status == 2 and len(errors) == 1, text[-3000:]
@@ -62,14 +57,7 @@ def test_a_failing_job_does_not_stop_the_sweep(paired_overrides, tmp_path, capfd
 @pytest.mark.slow
 def test_a_diverging_job_is_listed_with_its_error_and_null_value(paired_overrides, tmp_path, capfd):
     sweep_dir = tmp_path / "sweep"
-    status, text = run_sweep(
-        capfd,
-        *paired_overrides,
-        *FAST_FIT,
-        "test_after_fit=false",
-        "model.optimizer.lr=1e-3,1e6",
-        f"hydra.sweep.dir={sweep_dir}",
-    )
+    status, text = run_sweep(capfd, paired_overrides, "model.optimizer.lr=1e-3,1e6", sweep_dir)
     assert status == 2, text[-3000:]
     rows = {
         row["overrides"].split("model.optimizer.lr=")[1].split()[0]: row for row in summary_rows(sweep_dir)
