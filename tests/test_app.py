@@ -1,5 +1,6 @@
 """`exposure-lab app`: the handlers behind the page (models, options, one run, the server's answers)."""
 
+import io
 import json
 import shlex
 import subprocess
@@ -14,13 +15,18 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
-from tests.helpers import compose_config, run_cli, smooth_image
+from PIL import Image
+from tests.helpers import compose_config, read_json, run_cli, smooth_image
+from tests.test_zero_dce import net_of, official_keys
 
-from exposure_lab.checkpoints import build_task, compose_model_config, write_checkpoint
+from exposure_lab.checkpoints import build_task, compose_model_config, load_task, write_checkpoint
+from exposure_lab.checkpoints.official import import_official
 from exposure_lab.data.io import decode_image, write_image
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.inference import InferenceOptions
 from exposure_lab.prediction.app import DemoModel, Options, load_assessor, run, write_output
 from exposure_lab.prediction.app_server import DemoApp, demo_app, make_server
+from exposure_lab.prediction.exposure_maps import exposure_statistics, heatmap
 
 TINY_ASSESSOR = [
     "model.net.channels=8",
@@ -32,12 +38,18 @@ TINY_ASSESSOR = [
 ]
 
 
-def save_checkpoint(path: Path, name: str, overrides: tuple[str, ...] = ()) -> Path:
-    """A checkpoint of `conf/model/<name>.yaml` with its initial (seeded random) weights."""
+def save_checkpoint(
+    path: Path, name: str, overrides: tuple[str, ...] = (), global_step: int | None = 1
+) -> Path:
+    """A checkpoint of `conf/model/<name>.yaml` with its initial (seeded random) weights, carrying Lightning's
+    `global_step` as a training run's checkpoint does (None: no such key, as a file never trained)."""
     torch.manual_seed(0)
     cfg = compose_model_config(name, list(overrides))
     stored = {"model": OmegaConf.to_container(cfg, resolve=True), "model_name": name}
-    return write_checkpoint(build_task(cfg), stored, path)
+    path = write_checkpoint(build_task(cfg), stored, path)
+    if global_step is not None:
+        torch.save({**torch.load(path, weights_only=True), "global_step": global_step}, path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +90,60 @@ def test_lmspec_pyramid_scales_fusion_and_pp_each_change_the_output(checkpoints,
     assert "'+model.pyramid_scales=[1.5,1.5,1.5,1.05]' +model.pp=true" in scaled.command
 
 
-def test_the_printed_predict_command_writes_the_same_image_as_the_download(checkpoints, image, tmp_path):
-    model = DemoModel(str(checkpoints["lmspec"]))
+def test_lmspec_controls_start_at_the_checkpoints_setting(tmp_path):
+    stored = ("model.pyramid_scales=[2.0,1.0,1.0,1.5]", "model.pp=true")
+    model = DemoModel(str(save_checkpoint(tmp_path / "lmspec_s.ckpt", "lmspec_tiny", stored)))
+    defaults = model.describe()["defaults"]
+    assert defaults == {
+        "pyramid_scales": [2.0, 1.0, 1.0, 1.5],
+        "fusion": False,
+        "pp": True,
+        "protocol": "full",
+    }
+    assert model.overrides(Options(pyramid_scales=(2.0, 1.0, 1.0, 1.5), pp=True)) == {}
+    assert model.overrides(Options(pyramid_scales=(1.0, 1.0, 1.0, 1.0))) == {"pyramid_scales": [1.0] * 4}
+
+
+@pytest.mark.parametrize(
+    "inference, tiles, words",
+    [
+        (InferenceOptions(), (1024, 32), []),
+        (InferenceOptions(precision="bf16"), (1024, 32), ["precision=bf16"]),
+        (InferenceOptions(channels_last=False), (1024, 32), ["channels_last=false"]),
+        # predict tiles this image from integer buffers (`enhance_array`), the app through the float path
+        (InferenceOptions(), (32, 8), ["tile_size=32", "tile_overlap=8"]),
+    ],
+)
+def test_the_printed_predict_command_writes_the_same_image_as_the_download(
+    checkpoints, image, tmp_path, inference, tiles, words
+):
+    model = DemoModel(str(checkpoints["curve"]))
+    tile_size, tile_overlap = tiles
     result = run(
-        model, image, Options(pyramid_scales=(2.0, 1.0, 0.75, 1.0), fusion=True), output_dir=tmp_path
+        model, image, Options(scale_factor=2), "cpu", tile_size, tile_overlap, None, 0.1, tmp_path, inference
     )
-    words = shlex.split(result.command)
-    assert words[:2] == ["exposure-lab", "predict"]
-    run_cli("predict", *words[2:])
+    command = shlex.split(result.command)
+    assert command[:2] == ["exposure-lab", "predict"]
+    options = ("precision=", "channels_last=", "tile_size=", "tile_overlap=")
+    assert [w for w in command if w.startswith(options)] == words
+    run_cli("predict", *command[2:])
     downloaded = write_output(result, tmp_path / "download" / "scene.png")
     assert np.array_equal(decode_image(tmp_path / "scene.png"), decode_image(downloaded))
+
+
+def test_bf16_changes_the_output_and_channels_last_does_not(checkpoints, image):
+    model = DemoModel(str(checkpoints["lmspec"]))
+    options = Options(pyramid_scales=(2.0, 1.0, 0.75, 1.0), fusion=True)
+    weight = next(
+        p for p in model.task(model.overrides(options)).net.parameters() if p.shape[1:] == (3, 3, 3)
+    )
+    exact = run(model, image, options)
+    assert "precision=" not in exact.command and "channels_last=" not in exact.command
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    bf16 = run(model, image, options, inference=InferenceOptions(precision="bf16"))
+    assert bf16.output.dtype == torch.float32 and differs(bf16.output, exact.output)
+    nchw = run(model, image, options, inference=InferenceOptions(channels_last=False))
+    assert weight.is_contiguous() and torch.allclose(nchw.output, exact.output, atol=1e-5)
 
 
 def test_a_curve_model_shows_its_curve_map_and_takes_a_scale_factor(checkpoints, image):
@@ -101,6 +157,24 @@ def test_a_curve_model_shows_its_curve_map_and_takes_a_scale_factor(checkpoints,
     assert coarse.command.endswith("+model.net.scale_factor=4")
 
 
+@pytest.mark.parametrize("bias, brighter, colour", [(-0.5, True, "blue"), (0.5, False, "red")])
+def test_the_curve_map_is_blue_where_the_curves_brighten_and_red_where_they_darken(
+    image, tmp_path, bias, brighter, colour
+):
+    task, stored = load_task(save_checkpoint(tmp_path / "curve.ckpt", "zero_dce_pp"))
+    with torch.no_grad():  # a constant curve A = tanh(bias) everywhere
+        task.net.convs[-1].pointwise.weight.zero_()
+        task.net.convs[-1].pointwise.bias.fill_(bias)
+    path = write_checkpoint(task, stored, tmp_path / "constant.ckpt")
+    torch.save({**torch.load(path, weights_only=True), "global_step": 1}, path)
+    result = run(DemoModel(str(path)), image, Options())
+    inside = ((result.input > 0) & (result.input < 1)).all(0)  # 0 and 1 are fixed points of every curve
+    assert inside.float().mean() > 0.5
+    assert bool(((result.output > result.input) == brighter).all(0)[inside].all())
+    red, _, blue = np.moveaxis(heatmap(result.curve_map).astype(int), -1, 0)
+    assert bool(((blue > red) if colour == "blue" else (red > blue)).all())
+
+
 def test_the_assessor_maps_and_scores_input_and_output(checkpoints, image):
     assessor = load_assessor(checkpoints["assessor"])
     result = run(DemoModel("gamma"), image, Options(), assessor=assessor)
@@ -109,16 +183,33 @@ def test_the_assessor_maps_and_scores_input_and_output(checkpoints, image):
     assert differs(result.residuals["input"], result.residuals["output"])
     assert result.scores["input"]["score"] == pytest.approx(10 * (1 - result.residuals["input"].abs().mean()))
     assert set(result.extra_seconds) == {"assessor"} and result.extra_seconds["assessor"] > 0
+    strict = run(DemoModel("gamma"), image, Options(), assessor=assessor, threshold=0.01)
+    assert strict.scores["input"] == exposure_statistics(strict.residuals["input"], 0.01)
+    assert strict.scores["input"] != result.scores["input"]  # `threshold=` reaches the statistics
 
 
 def test_untrained_nets_and_assessors_are_not_offered_as_models(checkpoints):
     assert DemoModel("clahe").kind == "image"
-    with pytest.raises(ExposureLabError, match="unet: a net without trained weights"):
+    with pytest.raises(ExposureLabError, match="unet: a net with no trained weights is not offered"):
         DemoModel("unet")
     with pytest.raises(ExposureLabError, match="assessor_ckpt="):
         DemoModel(str(checkpoints["assessor"]))
     with pytest.raises(ExposureLabError, match="not an exposure assessor"):
         load_assessor(checkpoints["curve"])
+
+
+def test_only_checkpoints_of_a_training_run_or_an_import_are_offered(paired_overrides, tmp_path):
+    net = ("model.net.base_channels=8", "model.net.depth=2")
+    run_cli("train", *paired_overrides, *net, "debug=fdr", f"hydra.run.dir={tmp_path / 'run'}")
+    trained = DemoModel(read_json(tmp_path / "run" / "result.json")["best_checkpoint"])
+    assert trained.kind == "image" and trained.label.startswith("unet (")
+    for global_step in (None, 0):  # initial weights as written, and a checkpoint saved before any step
+        untrained = save_checkpoint(tmp_path / f"init_{global_step}.ckpt", "unet", net, global_step)
+        with pytest.raises(ExposureLabError, match="weights from no training step and no import"):
+            DemoModel(str(untrained))
+    torch.save(official_keys(net_of("zero_dce_pp")), tmp_path / "release.pth")  # a .pth as released
+    imported = import_official("zero_dce_pp", tmp_path / "release.pth", tmp_path / "imported.ckpt")
+    assert DemoModel(str(imported)).kind == "curve"
 
 
 def test_options_outside_the_release_limits_are_refused(checkpoints, image):
@@ -175,6 +266,23 @@ def test_bad_uploads_get_the_clis_error_line_and_the_server_keeps_serving(
     assert decode_image(tmp_path / "download.png").shape == (45, 61, 3)
 
 
+def test_samples_are_loaded_by_number_and_the_page_shows_images_reduced_to_preview_side(
+    checkpoints, image, tmp_path
+):
+    model = DemoModel(str(checkpoints["curve"]))
+    app = DemoApp([model], [("scene.png", image)], tmp_path / "work", preview_side=32)
+    entry = app.add_sample("0")
+    assert (entry["width"], entry["height"]) == (61, 45)
+    with pytest.raises(ExposureLabError, match="no sample image number 1 \\(there are 1\\)"):
+        app.add_sample("1")
+    answer = app.run(entry["image"], 0, {})
+    for address in (entry["preview"], answer["output"], answer["curve_map"]):
+        shown = Image.open(io.BytesIO(app.blobs[address.removeprefix("/api/blob/")][0]))
+        assert shown.size == (32, 24)
+    written, _ = app.download(answer["result"])
+    assert (answer["width"], answer["height"]) == (61, 45) and decode_image(written).shape == (45, 61, 3)
+
+
 def test_the_app_command_prints_its_url_and_serves_the_page(checkpoints, tmp_path):
     command = [
         str(Path(sys.executable).with_name("exposure-lab")),
@@ -203,7 +311,7 @@ def test_the_app_command_refuses_an_untrained_net(capfd):
     with pytest.raises(SystemExit) as exit_info:
         run_cli("app", "model=unet", "synthetic_samples=false")
     assert exit_info.value.code == 2
-    assert capfd.readouterr().err.strip().startswith("error: unet: a net without trained weights")
+    assert capfd.readouterr().err.strip().startswith("error: unet: a net with no trained weights")
 
 
 def test_a_sixteen_bit_input_downloads_as_sixteen_bits_like_predict(tmp_path):
@@ -221,9 +329,25 @@ def test_the_synthetic_test_scenes_and_a_samples_folder_are_offered(image, tmp_p
         "render.scenes_per_photo=1",
         "render.scene_size=32",
         "render.photos=[coffee,chelsea,rocket,astronaut]",
-        f"samples={image.parent}",
+        f"samples=[{image.parent},{tmp_path / 'more'}]",
     ]
+    nested = write_image(tmp_path / "more" / "day" / "one.jpg", torch.full((3, 8, 8), 0.5))
     app = demo_app(compose_config("app", overrides, tmp_path / "run"), ["gamma"])
     labels = app.config()["samples"]
-    assert labels[-1] == f"{image.parent.name}/scene.png"
-    assert len(labels) == 11 and all(label.startswith("INPUT_IMAGES/") for label in labels[:-1])
+    assert labels[-2:] == [f"{image.parent.name}/scene.png", "more/day/one.jpg"]
+    assert len(labels) == 12 and all(label.startswith("INPUT_IMAGES/") for label in labels[:-2])
+    assert app.add_sample("11")["name"] == nested.name
+    assert app.inference == InferenceOptions() and app.config()["inference"] == "fp32, channels-last"
+
+
+def test_precision_and_channels_last_are_predicts_options(tmp_path):
+    overrides = ["synthetic_samples=false", "precision=bf16", "channels_last=false"]
+    app = demo_app(compose_config("app", overrides, tmp_path / "run"), ["gamma"])
+    assert app.inference == InferenceOptions(precision="bf16", channels_last=False)
+    assert app.config()["inference"] == "bf16 autocast (not exact)"
+    fp16 = compose_config("app", ["synthetic_samples=false", "precision=fp16"], tmp_path / "fp16")
+    with pytest.raises(ExposureLabError, match="precision must be one of"):
+        demo_app(fp16, ["gamma"])
+    overlap = compose_config("app", ["synthetic_samples=false", "tile_overlap=1024"], tmp_path / "tiles")
+    with pytest.raises(ExposureLabError, match="tile_overlap=1024 must be smaller than tile_size=1024"):
+        demo_app(overlap, ["gamma"])

@@ -97,7 +97,7 @@ def requested_urls(driver) -> set[str]:
 def test_upload_move_a_pyramid_slider_and_download_in_chromium(url, driver, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     image = write_image(
         tmp_path / "scene.png", smooth_image(torch.Generator().manual_seed(5), HEIGHT, WIDTH) * 0.5
@@ -122,6 +122,8 @@ def test_upload_move_a_pyramid_slider_and_download_in_chromium(url, driver, tmp_
     first_result = element("output-img").get_attribute("data-result")
     first = fetch_png(element("output-img").get_attribute("src"))
     assert first.shape == (HEIGHT, WIDTH, 3)
+    assert [element(f"s{level}").get_attribute("value") for level in range(1, 5)] == ["1"] * 4
+    assert [element(f"s{level}").get_attribute("max") for level in range(1, 5)] == ["4", "4", "4", "2.5"]
 
     element("s1").send_keys(Keys.END)  # S1 to the release's maximum, 4
     finished(first_result)
@@ -130,6 +132,7 @@ def test_upload_move_a_pyramid_slider_and_download_in_chromium(url, driver, tmp_
     assert second.shape == (HEIGHT, WIDTH, 3) and not np.array_equal(first, second)
     assert "'+model.pyramid_scales=[4,1,1,1]'" in element("command").text
     assert "latency" in element("status").text and " ms" in element("status").text
+    assert "cpu, fp32, channels-last)" in element("status").text
     assert fetch_png(element("download").get_attribute("href")).shape == (HEIGHT, WIDTH, 3)
     assert element("heat-out").get_attribute("src") and "score" in element("scores").text
     element("compare-range").send_keys(Keys.HOME)  # the before/after split all the way to "after"
@@ -138,6 +141,25 @@ def test_upload_move_a_pyramid_slider_and_download_in_chromium(url, driver, tmp_
     assert element("compare-before").value_of_css_property("clip-path") == "inset(0px 0% 0px 0px)"
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACT))
+
+    for button, scales in (
+        ("scales-release", "'+model.pyramid_scales=[1.5,1.5,1.5,1.05]'"),
+        ("scales-one", None),
+    ):
+        result_before = element("output-img").get_attribute("data-result")
+        element(button).click()
+        finished(result_before)
+        command = element("command").text
+        assert (scales in command) if scales else ("pyramid_scales" not in command), (button, command)
+
+    result_before = element("output-img").get_attribute("data-result")
+    Select(element("model")).select_by_index(1)  # the curve model: its scale_factor and curve map
+    finished(result_before)
+    assert element("curve-controls").is_displayed() and not element("lmspec-controls").is_displayed()
+    assert fetch_png(element("curve-img").get_attribute("src")).shape == (HEIGHT, WIDTH, 3)
+    result_before = element("output-img").get_attribute("data-result")
+    Select(element("model")).select_by_index(0)
+    finished(result_before)
 
     element("upload").send_keys(str(notes))
     wait.until(lambda _: element("status").get_attribute("data-state") == "error")

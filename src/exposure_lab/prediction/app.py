@@ -14,11 +14,17 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
-from exposure_lab.checkpoints import build_task, compose_model_config, load_task
+from exposure_lab.checkpoints import (
+    CHECKPOINT_CONFIG_KEY,
+    build_task,
+    compose_model_config,
+    load_task,
+    read_checkpoint,
+)
 from exposure_lab.config import config_dir
 from exposure_lab.data.io import array_to_tensor, decode_image, image_inputs, list_images, write_image
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.inference import enhance
+from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
 from exposure_lab.models.lmspec_inference import PROTOCOLS, LMSPECInference
 from exposure_lab.models.zero_dce import ZeroDCE
 from exposure_lab.prediction.exposure_maps import exposure_statistics, residual_of
@@ -65,6 +71,13 @@ class Options:
             raise ExposureLabError(f"bad option value ({exc})") from exc
 
 
+def has_trained_weights(checkpoint: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint's weights were trained (Lightning saved it after at least one optimiser step) or
+    imported from a release (`exposure-lab import` records `imported_from`)."""
+    stored = checkpoint.get(CHECKPOINT_CONFIG_KEY) or {}
+    return int(checkpoint.get("global_step") or 0) > 0 or bool(stored.get("imported_from"))
+
+
 def _model_kind(task: nn.Module) -> ModelKind:
     if isinstance(getattr(task, "inference", None), LMSPECInference):
         return "lmspec"
@@ -76,8 +89,9 @@ def _model_kind(task: nn.Module) -> ModelKind:
 class DemoModel:
     """One model the page offers: a checkpoint (trained or imported) or a classical baseline by name.
 
-    A config name whose net has trainable parameters is refused (an untrained net is no demo), and so is an
-    exposure assessor (it is given as `assessor_ckpt`). Tasks for option settings are rebuilt with
+    A net with trainable parameters is refused unless its weights were trained or imported: as a config name,
+    and as a checkpoint written before any training step (an untrained net is no demo); an exposure assessor
+    is refused too (it is given as `assessor_ckpt`). Tasks for option settings are rebuilt with
     `load_task(checkpoint, overrides)` — what `predict` does with `+model.<key>=<value>` — and the last few
     are kept.
     """
@@ -86,19 +100,24 @@ class DemoModel:
         self.spec = str(spec)
         self.is_checkpoint = self.spec.endswith(".ckpt") or Path(self.spec).is_file()
         if self.is_checkpoint:
+            trained = has_trained_weights(read_checkpoint(self.spec))
             task, stored = load_task(self.spec)
             self.label = f"{stored.get('model_name') or Path(self.spec).stem} ({Path(self.spec).name})"
         else:
+            trained = False
             task = build_task(compose_model_config(self.spec))
             self.label = self.spec
-            if task.trainable:
-                raise ExposureLabError(
-                    f"{self.spec}: a net without trained weights is not offered as a demo model; give its "
-                    "checkpoint (train it, or `exposure-lab import` released weights)"
-                )
         if task.output_kind != "image":
             raise ExposureLabError(
                 f"{self.spec}: an exposure assessor gives maps, not images; pass it as assessor_ckpt=<ckpt>"
+            )
+        if task.trainable and not trained:
+            what = "no trained weights"
+            if self.is_checkpoint:
+                what = "weights from no training step and no import"
+            raise ExposureLabError(
+                f"{self.spec}: a net with {what} is not offered as a demo model; give the checkpoint of a "
+                "training run, or `exposure-lab import` released weights"
             )
         self.kind = _model_kind(task)
         self.defaults = self._settings(task)
@@ -224,8 +243,11 @@ def predict_command(
     device: str,
     tile_size: int | None,
     tile_overlap: int,
+    inference: InferenceOptions | None = None,
 ) -> str:
-    """The `exposure-lab predict …` line that writes this run's output for `input` into folder `output`."""
+    """The `exposure-lab predict …` line that writes this run's output for `input` into folder `output`
+    (`inference`: predict's `precision`/`channels_last`, None: predict's defaults)."""
+    inference = inference or InferenceOptions()
     words = ["exposure-lab", "predict"]
     if model.is_checkpoint:
         words.append(f"ckpt_path={Path(model.spec).resolve()}")
@@ -239,6 +261,10 @@ def predict_command(
         words.append(f"tile_size={'null' if tile_size is None else tile_size}")
     if tile_overlap != predict_defaults.tile_overlap:
         words.append(f"tile_overlap={tile_overlap}")
+    if inference.precision != predict_defaults.precision:
+        words.append(f"precision={inference.precision}")
+    if inference.channels_last != predict_defaults.channels_last:
+        words.append(f"channels_last={str(inference.channels_last).lower()}")
     return shlex.join(words + _flat_overrides(overrides))
 
 
@@ -257,11 +283,15 @@ def run(
     assessor: nn.Module | None = None,
     threshold: float = 0.1,
     output_dir: Path = Path("enhanced"),
+    inference: InferenceOptions | None = None,
 ) -> Result:
     """Enhance the image file `image` with `model` under `options`, exactly as `exposure-lab predict` would
-    (same checks, decoding, task forward, clamping and bit depth); bad input raises the CLI's
-    ExposureLabError. With `assessor` (an exposure-map task) also its maps and statistics of input and output.
+    (same checks, decoding, task forward, clamping and bit depth, and predict's `precision`/`channels_last`
+    from `inference`, None: its defaults); bad input raises the CLI's ExposureLabError.
+    With `assessor` (an exposure-map task) also its maps and statistics of input and output, computed under
+    the same inference options.
     """
+    inference = inference or InferenceOptions()
     path = image_inputs(image)[0]
     array = decode_image(path)
     overrides = model.overrides(options)
@@ -269,31 +299,38 @@ def run(
     task.tile_size, task.tile_overlap = tile_size, tile_overlap
     target = torch.device(device)
     task = task.to(target).eval()
+    prepare_net(task.net, inference)
     x = array_to_tensor(array).to(target)
     _synchronize(target)
     start = time.perf_counter()
-    output = enhance_image(task, x)
+    with precision_context(inference, target):
+        output = enhance_image(task, x)
     _synchronize(target)
     seconds = time.perf_counter() - start
+    output = output.float()  # bf16 autocast may return bf16; write_image converts the same way
     result = Result(
         input=x.cpu(),
         output=output.cpu(),
         bits=output_bits(array, path),
         seconds=seconds,
-        command=predict_command(model, overrides, path, output_dir, device, tile_size, tile_overlap),
+        command=predict_command(
+            model, overrides, path, output_dir, device, tile_size, tile_overlap, inference
+        ),
         overrides=overrides,
     )
     if model.kind == "curve":
         start = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), precision_context(inference, target):
             curves = enhance(_CurveMaps(task.net), x[None], tile_size, tile_overlap)[0]
-        result.curve_map = (-curves).mean(0, keepdim=True).clamp(-1, 1).cpu()
+        result.curve_map = (-curves.float()).mean(0, keepdim=True).clamp(-1, 1).cpu()
         result.extra_seconds["curve map"] = time.perf_counter() - start
     if assessor is not None:
         start = time.perf_counter()
         assessor = assessor.to(target).eval()
+        prepare_net(assessor.net, inference)
         for name, picture in (("input", x), ("output", output)):
-            residual = residual_of(assessor, picture).cpu()
+            with precision_context(inference, target):
+                residual = residual_of(assessor, picture).float().cpu()
             result.residuals[name] = residual
             result.scores[name] = exposure_statistics(residual, threshold)
         result.extra_seconds["assessor"] = time.perf_counter() - start

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from exposure_lab.data.io import decode_image, image_inputs
 from exposure_lab.data.synthetic import render_synthetic_set, synthetic_set_complete
 from exposure_lab.errors import ExposureLabError, user_message
+from exposure_lab.inference import InferenceOptions
 from exposure_lab.prediction.app import (
     DemoModel,
     Options,
@@ -37,6 +38,7 @@ from exposure_lab.prediction.app import (
     write_output,
 )
 from exposure_lab.prediction.exposure_maps import heatmap
+from exposure_lab.runs import check_tiles
 
 PAGE = "app_page.html"
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
@@ -74,8 +76,9 @@ class DemoApp:
     """The state behind the page: models, sample images, uploaded images, recent results and image bytes.
 
     Uploads are saved under `work_dir/uploads/<n>/<file name>`, full-resolution downloads written under
-    `work_dir/downloads/<result>/`. Runs are serialised (one at a time); every handler raises
-    ExposureLabError for bad input, which the server answers with the CLI's `error:` line.
+    `work_dir/downloads/<result>/`. Runs are serialised (one at a time) and use `inference` (predict's
+    `precision` and `channels_last`); every handler raises ExposureLabError for bad input, which the server
+    answers with the CLI's `error:` line.
     """
 
     def __init__(
@@ -89,24 +92,28 @@ class DemoApp:
         tile_overlap: int = 32,
         threshold: float = 0.1,
         preview_side: int = 2048,
+        inference: InferenceOptions | None = None,
     ) -> None:
         if not models:
             raise ExposureLabError("app needs at least one model: ckpt_path=, model= or models=[...]")
         self.models, self.samples, self.work_dir = models, samples, Path(work_dir)
         self.assessor, self.device, self.threshold = assessor, device, threshold
         self.tile_size, self.tile_overlap, self.preview_side = tile_size, tile_overlap, preview_side
+        self.inference = inference or InferenceOptions()
         self.images: dict[str, Path] = {}
         self.blobs: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self.results: OrderedDict[str, _Kept] = OrderedDict()
         self.lock = threading.Lock()
 
     def config(self) -> dict[str, Any]:
-        """The page's start-up data: models with their controls, sample names, assessor presence, device."""
+        """The page's start-up data: models with their controls, sample names, assessor presence, device and
+        inference options (e.g. "fp32, channels-last")."""
         return {
             "models": [model.describe() for model in self.models],
             "samples": [label for label, _ in self.samples],
             "assessor": self.assessor is not None,
             "device": self.device,
+            "inference": self.inference.describe().removeprefix("inference: "),
             "preview_side": self.preview_side,
         }
 
@@ -166,6 +173,7 @@ class DemoApp:
                 assessor=self.assessor,
                 threshold=self.threshold,
                 output_dir=self.work_dir / "predict",
+                inference=self.inference,
             )
             self.results[key] = _Kept(result, self.images[image])
             while len(self.results) > _KEPT_RESULTS:
@@ -315,6 +323,7 @@ def make_server(app: DemoApp, host: str = "127.0.0.1", port: int = 7860) -> Thre
 def demo_app(cfg: DictConfig, specs: Sequence[str]) -> DemoApp:
     """The app that conf/app.yaml describes for the models `specs` (checkpoints or baseline names): samples
     from `samples` and, with `synthetic_samples`, the synthetic test scenes (rendered first when absent)."""
+    check_tiles(cfg.tile_size, cfg.tile_overlap)
     folders = (
         [] if cfg.samples is None else [cfg.samples] if isinstance(cfg.samples, str) else list(cfg.samples)
     )
@@ -336,4 +345,5 @@ def demo_app(cfg: DictConfig, specs: Sequence[str]) -> DemoApp:
         tile_overlap=cfg.tile_overlap,
         threshold=float(cfg.threshold),
         preview_side=int(cfg.preview_side),
+        inference=InferenceOptions(precision=str(cfg.precision), channels_last=bool(cfg.channels_last)),
     )
