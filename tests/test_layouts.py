@@ -6,6 +6,7 @@ import csv
 import shutil
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pytest
 import torch
@@ -16,7 +17,7 @@ from tests.dataset_trees import (
     write_iea40k_tree,
     write_lol_tree,
 )
-from tests.helpers import SHARED
+from tests.helpers import SHARED, compose_data
 
 from exposure_lab.data.io import read_image, write_image
 from exposure_lab.data.layouts import (
@@ -585,6 +586,19 @@ def test_real_msec_scenes_parse_as_six_scenes_of_five_exposures():
             (1.0, "over"),
         ]
     assert sum(s.subset == "under" for s in samples) == 12
+
+
+@pytest.mark.realdata
+@needs(MSEC)
+def test_msec_scenes_config_is_the_real_scenes_as_an_unpaired_test_set(tmp_path):
+    """`data=msec_scenes`, as `benchmark datasets=[msec_scenes]` scores it: no targets, an EV per image."""
+    cfg = compose_data("msec_scenes", [f"data.test_root={MSEC}", "data.num_workers=0"], tmp_path)
+    module = hydra.utils.instantiate(cfg.data)
+    module.setup("test")
+    samples = module.split_samples("test")
+    assert module.name == "msec_scenes" and module.target_kind is None
+    assert len(samples) == 30 and all(s.target is None for s in samples)
+    assert sorted({s.ev for s in samples}) == [-1.5, -1.0, 0.0, 1.0, 1.5]
 
 
 @pytest.mark.realdata
