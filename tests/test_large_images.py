@@ -36,11 +36,22 @@ def test_rows_of_tiles_give_the_output_of_the_float_path(shape, dtype):
     assert tiles_in_rows(task, *shape)
     expected = rounded(enhance_image(task, array_to_tensor(array)), dtype)
     assert np.array_equal(enhance_array(task, array), expected)
-    array.flags.writeable = False  # as Pillow decodes: a new buffer
+    array.flags.writeable = False  # read-only, as Pillow's decoded arrays: a separate output buffer
     assert np.array_equal(enhance_array(task, array, in_place=True), expected)
     array.flags.writeable = True
     assert np.array_equal(enhance_array(task, array, in_place=True), expected)
     assert np.array_equal(array, expected)
+
+
+def test_tiles_of_one_size_multiple_keep_a_separate_output_buffer():
+    # 41 rows pad to 48 by reflecting 7 rows, which reach back past the top of the last 8-row tile
+    torch.manual_seed(0)
+    task = PairedRestoration(UNet(base_channels=4, depth=3), tile_size=8, tile_overlap=4).eval()
+    array = np.random.default_rng(1).integers(0, 255, (41, 30, 3), dtype=np.uint8, endpoint=True)
+    original = array.copy()
+    expected = rounded(enhance_image(task, array_to_tensor(array)), np.uint8)
+    assert np.array_equal(enhance_array(task, array, in_place=True), expected)
+    assert np.array_equal(array, original)
 
 
 def test_padding_indices_reflect_or_replicate_as_pad_to_multiple():

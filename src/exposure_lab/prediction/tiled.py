@@ -35,8 +35,8 @@ def enhance_array(
     """(H,W,3) uint8 or uint16 image → the enhanced image of the same dtype: `task`'s forward clamped to
     [0,1] and rounded, by the tiles, feather weights and running weighted mean of `inference.enhance` in its
     order, one row of tiles at a time in one reused float buffer. `task.net` runs on `device` in inference
-    mode. `in_place`: the result overwrites `array` when it is writable (rows are written once no later tile
-    reads them), which saves a whole-image buffer."""
+    mode. `in_place`: the result overwrites `array` when it is writable and tiles span at least two size
+    multiples (rows are written once no later tile reads them), which saves a whole-image buffer."""
     net, multiple = task.net, int(getattr(task.net, "size_multiple", 1))
     height, width = array.shape[:2]
     peak = 65535.0 if array.dtype == np.uint16 else 255.0
@@ -44,7 +44,9 @@ def enhance_array(
     cols = padded_indices(width, width + -width % multiple)
     tile = -(-task.tile_size // multiple) * multiple
     stride = max(multiple, (tile - task.tile_overlap) // multiple * multiple)
-    output = array if in_place and array.flags.writeable else np.empty_like(array)
+    # the bottom reflect padding reads up to 2·pad + 1 < 2·multiple rows back: all inside the last tile row
+    overwrite = in_place and array.flags.writeable and tile >= 2 * multiple
+    output = array if overwrite else np.empty_like(array)
     result, total = torch.zeros(3, tile, len(cols)), torch.zeros(tile, len(cols))  # rows first, first + tile
     first = 0
     with torch.inference_mode():
