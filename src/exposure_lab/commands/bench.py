@@ -14,6 +14,12 @@ Keys (all optional):
                                 latency of eager fp32 NCHW, fast fp32, bf16 and ONNX Runtime, speed-ups,
                                 GFLOP/s, share of peak and output differences (`make bench`)
   onnx_models=[zero_dce_pp,unet]  the nets of the speed table also timed with ONNX Runtime (export first)
+With speed= also (defaults with speed=default, else off; [] turns one off):
+  train_models=[unet,lmspec,mirnet_small,zero_dce_pp]  training images/s in fp32 and bf16-mixed at
+                                train_size × train_batch, beside one data-loader worker's items/s
+  large_images=[6,12,24] large_model=unet  tiled predict of a 6/12/24-megapixel PNG: s, ms/MP, peak memory
+  video_models=[zero_dce_pp:model.net.scale_factor=12,lmspec]  predict of a 1280×720 clip: frames/s
+  seam_models=[unet,lmspec]     feathered tiles (512, overlap 32) vs the whole 1536×1024 image, grey levels
 Peak memory (during the first forward call): CUDA's max allocated bytes, or on Linux CPUs the growth of the
 resident set's high-water mark.
 """
@@ -34,6 +40,14 @@ from exposure_lab.evaluation.cost import (
     run,
     speed_table,
 )
+from exposure_lab.evaluation.workloads import (
+    DEFAULT_SEAM_MODELS,
+    DEFAULT_TRAIN_MODELS,
+    DEFAULT_VIDEO_MODELS,
+    LARGE_IMAGE_SIZES,
+    bench_workloads,
+    workload_tables,
+)
 
 ALL_MODELS_MAX_GMACS = 150.0
 DEFAULTS: dict[str, Any] = {
@@ -48,6 +62,17 @@ DEFAULTS: dict[str, Any] = {
     "out": None,
     "speed": None,
     "onnx_models": list(DEFAULT_ONNX_MODELS),
+    "train_models": None,
+    "large_images": None,
+    "large_model": "unet",
+    "video_models": None,
+    "seam_models": None,
+}
+WORKLOAD_DEFAULTS = {
+    "train_models": list(DEFAULT_TRAIN_MODELS),
+    "large_images": sorted(LARGE_IMAGE_SIZES),
+    "video_models": list(DEFAULT_VIDEO_MODELS),
+    "seam_models": list(DEFAULT_SEAM_MODELS),
 }
 
 
@@ -68,6 +93,14 @@ def parse_arguments(argv: list[str]) -> dict[str, Any]:
         options["max_gmacs"] = float("inf") if options["model"] or options["models"] else ALL_MODELS_MAX_GMACS
     if options["speed"] == "default":
         options["speed"] = list(DEFAULT_SPEED_RUNS)
+        options |= {key: value for key, value in WORKLOAD_DEFAULTS.items() if options[key] is None}
+    options |= {key: [] for key in WORKLOAD_DEFAULTS if options[key] is None}
+    options |= {key: [options[key]] for key in WORKLOAD_DEFAULTS if not isinstance(options[key], list)}
+    unknown_sizes = sorted(set(options["large_images"]) - set(LARGE_IMAGE_SIZES))
+    if unknown_sizes:
+        raise ExposureLabError(
+            f"bench: large_images={options['large_images']}: sizes are {sorted(LARGE_IMAGE_SIZES)} megapixels"
+        )
     if options["speed"] is not None and not isinstance(options["speed"], list):
         raise ExposureLabError(f"bench: speed is default or a list of net:size, got {options['speed']!r}")
     if isinstance(options["sizes"], int):
@@ -86,13 +119,15 @@ def main() -> None:
         print(__doc__)
         return
     options = parse_arguments(sys.argv[1:])
-    report = bench_speed(options) if options["speed"] else run(options)
+    report = bench_speed(options) | bench_workloads(options) if options["speed"] else run(options)
     text = json.dumps(report, indent=2)
     if options["out"]:
         Path(options["out"]).write_text(text)
     print(text)
     if options["speed"]:
         print(speed_table(report))
+        print()
+        print(workload_tables(report))
 
 
 if __name__ == "__main__":
