@@ -225,55 +225,67 @@ def bench_workloads(options: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return report
 
 
+_TABLES = (
+    (
+        "training",
+        "training (Adam step, L1 loss)",
+        "net | size × batch | fp32 images/s | bf16-mixed images/s | ×bf16 | loader items/s (1 worker) "
+        "| loader ÷ step",
+        lambda r: [
+            r["model"],
+            f"{r['size']}² × {r['batch']}",
+            f"{r['fp32_images_per_s']:.3g}",
+            f"{r['bf16_images_per_s']:.3g}",
+            f"{r['bf16_speedup']:.2f}",
+            f"{r['loader_items_per_s']:.3g}",
+            f"{r['loader_over_step']:.2f}",
+        ],
+    ),
+    (
+        "large_images",
+        "tiled predict of one PNG (decode, tiles, encode)",
+        "net | image | MP | tile | s | ms/MP | peak added MiB",
+        lambda r: [
+            r["model"],
+            r["size"],
+            f"{r['megapixels']:.0f}",
+            r["tile"],
+            f"{r['seconds']:.1f}",
+            f"{r['ms_per_megapixel']:.0f}",
+            "–" if r["peak_added_mb"] is None else f"{r['peak_added_mb']:.0f}",
+        ],
+    ),
+    (
+        "video",
+        "video predict (decode, enhance, H.264 encode)",
+        "net | frames | size | s | fps",
+        lambda r: [r["model"], r["frames"], r["size"], f"{r['seconds']:.1f}", f"{r['fps']:.2f}"],
+    ),
+    (
+        "seams",
+        "seams: feathered tiles vs the whole image (8-bit grey levels)",
+        "net | image | tile / overlap | max diff | mean diff | max step change | without overlap",
+        lambda r: [
+            r["model"],
+            r["size"],
+            f"{r['tile']} / {r['overlap']}",
+            f"{r['max_grey_levels']:.2f}",
+            f"{r['mean_grey_levels']:.3f}",
+            f"{r['max_step_grey_levels']:.2f}",
+            f"{r['butted_max_step_grey_levels']:.2f}",
+        ],
+    ),
+)
+
+
 def workload_tables(report: dict[str, Any]) -> str:
     """The workload sections of a bench report as Markdown tables (sections absent from it are left out)."""
     sections = []
-    if report.get("training"):
-        lines = [
-            "| net | size × batch | fp32 images/s | bf16-mixed images/s | ×bf16 | loader items/s (1 worker) "
-            "| loader ÷ step |",
-            "|:---|---:|---:|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['size']}² × {r['batch']} | {r['fp32_images_per_s']:.3g} | "
-            f"{r['bf16_images_per_s']:.3g} | {r['bf16_speedup']:.2f} | {r['loader_items_per_s']:.3g} | "
-            f"{r['loader_over_step']:.2f} |"
-            for r in report["training"]
-        ]
-        sections.append("training (Adam step, L1 loss):\n\n" + "\n".join(lines))
-    if report.get("large_images"):
-        lines = [
-            "| net | image | MP | tile | s | ms/MP | peak added MiB |",
-            "|:---|---:|---:|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['size']} | {r['megapixels']:.0f} | {r['tile']} | {r['seconds']:.1f} | "
-            f"{r['ms_per_megapixel']:.0f} | {_number(r['peak_added_mb'])} |"
-            for r in report["large_images"]
-        ]
-        sections.append("tiled predict of one PNG (decode, tiles, encode):\n\n" + "\n".join(lines))
-    if report.get("video"):
-        lines = ["| net | frames | size | s | fps |", "|:---|---:|---:|---:|---:|"]
-        lines += [
-            f"| {r['model']} | {r['frames']} | {r['size']} | {r['seconds']:.1f} | {r['fps']:.2f} |"
-            for r in report["video"]
-        ]
-        sections.append("video predict (decode, enhance, H.264 encode):\n\n" + "\n".join(lines))
-    if report.get("seams"):
-        lines = [
-            "| net | image | tile / overlap | max diff | mean diff | max step change | without overlap |",
-            "|:---|---:|---:|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['size']} | {r['tile']} / {r['overlap']} | {r['max_grey_levels']:.2f} | "
-            f"{r['mean_grey_levels']:.3f} | {r['max_step_grey_levels']:.2f} | "
-            f"{r['butted_max_step_grey_levels']:.2f} |"
-            for r in report["seams"]
-        ]
-        title = "seams: feathered tiles vs the whole image (8-bit grey levels)"
+    for key, title, header, cells in _TABLES:
+        if not report.get(key):
+            continue
+        columns = header.count("|") + 1
+        lines = [f"| {header} |", "|:---|" + "---:|" * (columns - 1)]
+        lines += ["| " + " | ".join(str(cell) for cell in cells(row)) + " |" for row in report[key]]
         sections.append(f"{title}:\n\n" + "\n".join(lines))
     return "\n\n".join(sections)
-
-
-def _number(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}"
