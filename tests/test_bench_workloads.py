@@ -45,11 +45,11 @@ def test_seam_error_is_zero_for_a_pixelwise_net_and_feathering_lowers_the_step()
 
 def test_training_rows_give_both_precisions_and_the_loader_ratio():
     (row,) = bench_training(["zero_dce"], size=32, batch=2, repeats=1, budget_s=1.0, loader_items_per_s=100.0)
-    assert row["fp32_images_per_s"] > 0 and row["bf16_images_per_s"] > 0
-    assert row["bf16_speedup"] == pytest.approx(row["bf16_images_per_s"] / row["fp32_images_per_s"])
-    assert row["loader_over_step"] == pytest.approx(
-        100.0 / max(row["fp32_images_per_s"], row["bf16_images_per_s"])
-    )
+    speeds = [row[f"{path}_images_per_s"] for path in ("eager_fp32", "fp32", "bf16")]
+    assert all(speed > 0 for speed in speeds)
+    assert row["bf16_speedup"] == pytest.approx(row["bf16_images_per_s"] / row["eager_fp32_images_per_s"])
+    assert row["bf16_over_fp32"] == pytest.approx(row["bf16_images_per_s"] / row["fp32_images_per_s"])
+    assert row["loader_over_step"] == pytest.approx(100.0 / max(speeds))
 
 
 def test_large_image_rows_run_the_tiled_predict_path(monkeypatch):
@@ -103,9 +103,12 @@ def test_workload_tables_render_every_section():
                 "model": "unet",
                 "size": 128,
                 "batch": 4,
+                "eager_fp32_images_per_s": 5.0,
                 "fp32_images_per_s": 10.0,
                 "bf16_images_per_s": 25.0,
-                "bf16_speedup": 2.5,
+                "fp32_speedup": 2.0,
+                "bf16_speedup": 5.0,
+                "bf16_over_fp32": 2.5,
                 "loader_items_per_s": 40.0,
                 "loader_over_step": 1.6,
             }
@@ -136,7 +139,7 @@ def test_workload_tables_render_every_section():
         ],
     }
     text = workload_tables(report)
-    assert "| unet | 128² × 4 | 10 | 25 | 2.50 | 40 | 1.60 |" in text
+    assert "| unet | 128² × 4 | 5 | 10 | 25 | 2.00 | 5.00 | 2.50 | 40 | 1.60 |" in text
     assert "| unet | 3000x2000 | 6 | 1024 | 6.0 | 1000 | – |" in text
     assert "| lmspec | 16 | 1280x720 | 8.0 | 2.00 |" in text
     assert "| unet | 1536x1024 | 512 / 32 | 3.00 | 1.000 | 0.50 | 4.00 |" in text

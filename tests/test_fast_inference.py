@@ -126,3 +126,16 @@ def test_speed_table_reports_every_path_and_the_machine_peak():
     assert row["eager_ms"] > 0 and row["fast_ms"] > 0 and row["fast_speedup"] > 0
     assert "bf16_psnr_db" in row or "bf16_psnr_db_128px" in row
     assert "| zero_dce_pp | 48 |" in speed_table(report)
+
+
+def test_compiled_path_equals_the_reference_path_and_reports_its_compile_time_once(capfd):
+    torch.manual_seed(0)
+    net = build_task(compose_model_config("zero_dce")).net.eval()
+    reference = prepare_net(copy.deepcopy(net), InferenceOptions.eager())
+    compiled = prepare_net(copy.deepcopy(net), InferenceOptions(compile=True))
+    x = torch.rand(1, 3, 24, 20)
+    assert (enhance(compiled, x) - enhance(reference, x)).abs().max() <= 1e-5
+    enhance(compiled, x)
+    reports = [line for line in capfd.readouterr().err.splitlines() if line.startswith("compile: ")]
+    assert len(reports) == 1 and "ZeroDCE compiled in" in reports[0]
+    assert "forward" not in prepare_net(compiled, InferenceOptions()).__dict__

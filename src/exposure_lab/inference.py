@@ -3,6 +3,7 @@ feathered overlaps, and the inference options (precision, channels-last, compile
 
 import ctypes
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -211,10 +212,34 @@ def prepare_net(net: nn.Module, options: InferenceOptions) -> nn.Module:
         if hasattr(module, "fused"):
             module.fused = options.fused
     net.to(memory_format=torch.channels_last if options.channels_last else torch.contiguous_format)
+    net.__dict__.pop("forward", None)
     if options.compile:
-        net.compile(dynamic=True)
+        compile_forward(net)
     set_memory_reuse(options.reuse_memory)
     return net
+
+
+def compile_forward(net: nn.Module) -> None:
+    """Replace `net.forward` by its `torch.compile`d version (dynamic shapes; compiled kernels are cached for
+    the process) and print to stderr, once, how long the first call took with its compilation."""
+    compiled = torch.compile(net.forward, dynamic=True)
+    first_call = True
+
+    def forward(*args: object, **kwargs: object) -> object:
+        nonlocal first_call
+        if not first_call:
+            return compiled(*args, **kwargs)
+        start = time.perf_counter()
+        out = compiled(*args, **kwargs)
+        first_call = False
+        print(
+            f"compile: {type(net).__name__} compiled in {time.perf_counter() - start:.1f} s "
+            "(first call; cached for this run)",
+            file=sys.stderr,
+        )
+        return out
+
+    net.forward = forward
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """Lightning callbacks: image grids, training curves, staged patch-size training, run checkpoints, exact
-resume, divergence."""
+resume, divergence, training speed."""
 
 from exposure_lab.callbacks.checkpointing import AtomicCheckpointIO, RunCheckpoint
 from exposure_lab.callbacks.divergence import StopOnDivergence
@@ -7,6 +7,7 @@ from exposure_lab.callbacks.image_grid import ImageGridCallback
 from exposure_lab.callbacks.resume import ExactResume
 from exposure_lab.callbacks.staged_training import ActiveStage, StagedTraining
 from exposure_lab.callbacks.training_curves import TrainingCurvesCallback
+from exposure_lab.callbacks.training_speed import TrainingSpeed
 
 __all__ = [
     "ActiveStage",
@@ -17,4 +18,5 @@ __all__ = [
     "StagedTraining",
     "StopOnDivergence",
     "TrainingCurvesCallback",
+    "TrainingSpeed",
 ]

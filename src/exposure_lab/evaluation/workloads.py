@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task
 from exposure_lab.data.io import write_array
 from exposure_lab.evaluation.cost import median_seconds, peak_memory_mb
-from exposure_lab.inference import InferenceOptions, enhance, prepare_net, primary_output
+from exposure_lab.inference import InferenceOptions, enhance, prepare_net, primary_output, set_memory_reuse
 from exposure_lab.prediction.images import predict_paths
 from exposure_lab.prediction.video import enhance_video
 
@@ -50,11 +50,14 @@ def photo_like(height: int, width: int, noise: int = 24, seed: int = 0) -> np.nd
 
 
 def training_images_per_s(
-    net: nn.Module, size: int, batch: int, precision: str, repeats: int, budget_s: float
+    net: nn.Module, size: int, batch: int, precision: str, fast: bool, repeats: int, budget_s: float
 ) -> float:
     """Images/s of an Adam step of `net` on (batch,3,size,size) in [0,1] with an L1-to-input loss, in fp32 or
-    under bf16 autocast (Lightning's `bf16-mixed`: fp32 weights, bf16 matmuls and convolutions)."""
-    net.train()
+    under bf16 autocast (Lightning's `bf16-mixed`: fp32 weights, bf16 matmuls and convolutions); `fast`: the
+    layout `train` uses (`callbacks.TrainingSpeed`: channels-last weights, heap reuse), else NCHW with glibc's
+    default allocator behaviour."""
+    set_memory_reuse(fast)
+    net.to(memory_format=torch.channels_last if fast else torch.contiguous_format).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     images = torch.rand(batch, 3, size, size)
 
@@ -71,24 +74,30 @@ def training_images_per_s(
 def bench_training(
     names: Sequence[str], size: int, batch: int, repeats: int, budget_s: float, loader_items_per_s: float
 ) -> list[dict[str, Any]]:
-    """Per net: training images/s in fp32 and in bf16-mixed, the bf16 speed-up, and how many training steps'
-    worth of images one data-loader worker delivers (`loader_items_per_s` / fp32 images/s; above 1 the loader
-    keeps up on its own)."""
+    """Per net: training images/s on the eager layout in fp32 (NCHW, glibc defaults: how `train` ran before
+    `TrainingSpeed`), and on `train`'s layout in fp32 and in bf16-mixed, the speed-ups against eager fp32 and
+    of bf16 against fp32, and how many training steps' worth of images one data-loader worker delivers
+    (`loader_items_per_s` / the fastest step's images/s; above 1 one worker keeps up alone)."""
     rows = []
     for name in names:
+        torch.manual_seed(0)
         net = build_task(compose_model_config(name)).net
-        fp32 = training_images_per_s(net, size, batch, "fp32", repeats, budget_s)
-        bf16 = training_images_per_s(net, size, batch, "bf16", repeats, budget_s)
+        eager = training_images_per_s(net, size, batch, "fp32", False, repeats, budget_s)
+        fp32 = training_images_per_s(net, size, batch, "fp32", True, repeats, budget_s)
+        bf16 = training_images_per_s(net, size, batch, "bf16", True, repeats, budget_s)
         rows.append(
             {
                 "model": name,
                 "size": size,
                 "batch": batch,
+                "eager_fp32_images_per_s": eager,
                 "fp32_images_per_s": fp32,
                 "bf16_images_per_s": bf16,
-                "bf16_speedup": bf16 / fp32,
+                "fp32_speedup": fp32 / eager,
+                "bf16_speedup": bf16 / eager,
+                "bf16_over_fp32": bf16 / fp32,
                 "loader_items_per_s": loader_items_per_s,
-                "loader_over_step": loader_items_per_s / max(fp32, bf16),
+                "loader_over_step": loader_items_per_s / max(eager, fp32, bf16),
             }
         )
     return rows
@@ -228,15 +237,18 @@ def bench_workloads(options: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 _TABLES = (
     (
         "training",
-        "training (Adam step, L1 loss)",
-        "net | size × batch | fp32 images/s | bf16-mixed images/s | ×bf16 | loader items/s (1 worker) "
-        "| loader ÷ step",
+        "training (Adam step, L1 loss; eager: NCHW, glibc defaults; fast: train's channels-last, heap reuse)",
+        "net | size × batch | eager fp32 images/s | fast fp32 | fast bf16-mixed | ×fp32 | ×bf16 "
+        "| bf16 ÷ fp32 | loader items/s (1 worker) | loader ÷ step",
         lambda r: [
             r["model"],
             f"{r['size']}² × {r['batch']}",
+            f"{r['eager_fp32_images_per_s']:.3g}",
             f"{r['fp32_images_per_s']:.3g}",
             f"{r['bf16_images_per_s']:.3g}",
+            f"{r['fp32_speedup']:.2f}",
             f"{r['bf16_speedup']:.2f}",
+            f"{r['bf16_over_fp32']:.2f}",
             f"{r['loader_items_per_s']:.3g}",
             f"{r['loader_over_step']:.2f}",
         ],

@@ -1,0 +1,23 @@
+"""Training on the fast memory layout: channels-last weights (activations follow) and heap reuse."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from exposure_lab.inference import set_memory_reuse
+
+
+class TrainingSpeed(L.Callback):
+    """At setup, put the task's 4-D weights in channels-last layout (`channels_last`: convolutions and their
+    gradients then run in NHWC, equal to NCHW up to float rounding) and keep freed heap memory in the process
+    (`reuse_memory`: exact; on a VM, re-faulting freed activations otherwise dominates small nets' steps)."""
+
+    def __init__(self, channels_last: bool = True, reuse_memory: bool = True) -> None:
+        self.channels_last = channels_last
+        self.reuse_memory = reuse_memory
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        set_memory_reuse(self.reuse_memory)
+        if self.channels_last:
+            pl_module.to(memory_format=torch.channels_last)
