@@ -77,6 +77,28 @@ def test_benchmark_tables_bold_best_and_last_line_is_run_dir(trained, cli, paire
     assert f"**{results[best]['psnr']:.2f}**" in best_row
     with open(bench_dir / "per_image.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 4 * TEST_IMAGES
+    assert table.splitlines()[0].endswith(" | inference: fp32, channels-last")
+
+
+def test_benchmark_in_bf16_says_so_and_an_unknown_precision_is_one_line(
+    trained, cli, paired_overrides, tmp_path, capsys
+):
+    run_dir, _ = trained
+    checkpoint = read_json(run_dir / "result.json")["best_checkpoint"]
+    data = [o for o in paired_overrides if o.startswith("data")]
+    fp32_dir, bf16_dir = tmp_path / "fp32", tmp_path / "bf16"
+    cli("benchmark", f"models=[{checkpoint}]", *data, f"hydra.run.dir={fp32_dir}")
+    cli("benchmark", f"models=[{checkpoint}]", *data, "precision=bf16", f"hydra.run.dir={bf16_dir}")
+    protocol = (bf16_dir / "results.md").read_text().splitlines()[0]
+    assert protocol.endswith(" | inference: bf16 autocast (not exact), channels-last")
+    fp32, bf16 = (
+        next(iter(read_json(d / "results.json")["results"].values()))["psnr"] for d in (fp32_dir, bf16_dir)
+    )
+    assert bf16 != fp32 and bf16 == pytest.approx(fp32, abs=0.5)
+    with pytest.raises(SystemExit) as exit_info:
+        cli("benchmark", "models=[identity]", *data, "precision=fp16", f"hydra.run.dir={tmp_path / 'x'}")
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert exit_info.value.code == 2 and line == "error: precision must be one of fp32, bf16, got 'fp16'"
 
 
 def test_predict_keeps_names_and_odd_sizes(trained, cli, tmp_path):

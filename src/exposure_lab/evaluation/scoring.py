@@ -23,6 +23,7 @@ from exposure_lab.evaluation.cost import count_parameters
 from exposure_lab.evaluation.latency import LatencyProtocol, latency_ms_per_mp
 from exposure_lab.evaluation.protocols import protocol_suites, protocol_table
 from exposure_lab.evaluation.tables import write_results, write_table
+from exposure_lab.inference import InferenceOptions, precision_context, prepare_net
 from exposure_lab.metrics.assessor_score import WithAssessorScore
 from exposure_lab.metrics.no_reference import NoReferenceSuite, no_reference_suite
 from exposure_lab.prediction.outputs import check_distinct
@@ -175,6 +176,7 @@ def benchmark(
     no_reference: NoReferenceSuite | None = None,
     latency: LatencyProtocol | None = None,
     measured_latency: Mapping[str, float] | None = None,
+    inference: InferenceOptions | None = None,
 ) -> str:
     """Score every (name, task) on the test split; write results.{json,csv,md} and per_image.csv to `out_dir`.
 
@@ -183,7 +185,8 @@ def benchmark(
     `NoReferenceSuite()`) instead of `suite`, and before/after grids go to `out_dir/grids/<model>/`.
     Latency is measured per task under `latency` (default `LatencyProtocol()`: warm-up, then the median of
     timed calls on one fixed input)
-    unless `measured_latency` has the task's value. Returns the Markdown table (protocol line first).
+    unless `measured_latency` has the task's value. `inference`: how the caller prepared the nets (stated in
+    the protocol line). Returns the Markdown table (protocol line first).
     """
     latency = latency or LatencyProtocol()
     datamodule.prepare_data()
@@ -224,6 +227,8 @@ def benchmark(
     images = len(per_image) // max(1, len(tasks))
     header = f"{suite.describe()} | data: {getattr(datamodule, 'name', 'test')} test split, {images} images"
     header += f" | {latency.describe(accelerator)}"
+    if inference is not None:
+        header += f" | {inference.describe()}"
     experts = sorted(
         {key.split("/")[0] for record in per_image for key in record if key.startswith("expert_")}
     )
@@ -253,7 +258,9 @@ def benchmark_from_config(
     """`benchmark` with the settings of an `eval`/`benchmark` config: `tile_size`/`tile_overlap` for every
     task, the `metrics` suite, `accelerator`, `save_images`, the `no_reference` measures and `latency`. With
     `protocols=[<metrics config>, ...]` the saved outputs are also re-scored under each of those protocols
-    (`protocols.{md,csv,json}`, appended to the returned Markdown)."""
+    (`protocols.{md,csv,json}`, appended to the returned Markdown). The nets run as `precision`,
+    `channels_last` and `compile` say (predict's options; default fp32 channels-last: exact up to float
+    rounding), stated in the protocol line."""
     protocols = list(cfg.get("protocols") or [])
     suites = protocol_suites(protocols, cfg.metrics) if protocols else {}
     if suites and (
@@ -264,19 +271,26 @@ def benchmark_from_config(
             f"protocols=[{','.join(protocols)}] re-scores enhanced images against targets; data "
             f"{getattr(datamodule, 'name', '')!r} or a model here has none"
         )
+    inference = InferenceOptions.from_config(
+        {key: cfg.get(key) for key in ("precision", "channels_last", "compile")}
+    )
     for _, task in tasks:
         task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
-    markdown = benchmark(
-        tasks,
-        datamodule,
-        hydra.utils.instantiate(cfg.metrics),
-        out_dir,
-        accelerator=cfg.accelerator,
-        save_images=cfg.save_images or bool(suites),
-        no_reference=no_reference_suite(**cfg.no_reference),
-        latency=LatencyProtocol(**cfg.latency) if cfg.get("latency") else None,
-        measured_latency=measured_latency,
-    )
+        prepare_net(task.net, inference)
+    device = "cuda" if cfg.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
+    with precision_context(inference, device):
+        markdown = benchmark(
+            tasks,
+            datamodule,
+            hydra.utils.instantiate(cfg.metrics),
+            out_dir,
+            accelerator=cfg.accelerator,
+            save_images=cfg.save_images or bool(suites),
+            no_reference=no_reference_suite(**cfg.no_reference),
+            latency=LatencyProtocol(**cfg.latency) if cfg.get("latency") else None,
+            measured_latency=measured_latency,
+            inference=inference,
+        )
     if not suites:
         return markdown
     prediction_dirs = {name: out_dir / "images" / output_folder(name) for name, _ in tasks}
