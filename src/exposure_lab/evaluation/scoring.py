@@ -49,6 +49,12 @@ def mean_of(records: Sequence[dict[str, Any]], key: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def device_of(accelerator: str) -> torch.device:
+    """The device a scoring `accelerator` setting runs on: CUDA for gpu/cuda/auto when available, else CPU."""
+    use_cuda = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
 def score_task(
     task: L.LightningModule, datamodule: L.LightningDataModule, suite: nn.Module, accelerator: str = "cpu"
 ) -> list[dict[str, Any]]:
@@ -80,8 +86,7 @@ def score_without_reference(
     Every image's before/after grid (input | output) is written to `grid_dir/<input stem>.png`, and its
     output to `prediction_dir/<input stem>.png` when that is set.
     """
-    use_cuda = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
-    device = torch.device("cuda" if use_cuda else "cpu")
+    device = device_of(accelerator)
     task = task.to(device).eval()
     suite.to(device)
     records = []
@@ -277,8 +282,7 @@ def benchmark_from_config(
     for _, task in tasks:
         task.tile_size, task.tile_overlap = cfg.tile_size, cfg.tile_overlap
         prepare_net(task.net, inference)
-    device = "cuda" if cfg.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
-    with precision_context(inference, device):
+    with precision_context(inference, device_of(cfg.accelerator)):
         markdown = benchmark(
             tasks,
             datamodule,
