@@ -11,7 +11,12 @@ from torch import nn
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
-from exposure_lab.models.p_ieanet import LightnessBlock, StructureLayer
+from exposure_lab.models.p_ieanet import (
+    LightnessBlock,
+    SpatialAttention,
+    StructureLayer,
+    _ReleasedLightness,
+)
 from exposure_lab.models.zero_dce import apply_curve, apply_curve_fused
 
 MODEL_CONFIGS = sorted(path.stem for path in (REPO / "conf" / "model").glob("*.yaml"))
@@ -61,6 +66,25 @@ def test_folded_p_ieanet_layers_equal_their_reference_layers():
         expected = layer(x)
         layer.fused = True
         assert torch.allclose(layer(x), expected, atol=1e-5)
+
+
+def test_released_lightness_sums_its_groups_like_the_stacked_reference():
+    torch.manual_seed(0)
+    lightness = _ReleasedLightness(channels=16, groups=3, blocks=1)
+    x = torch.rand(2, 3, 10, 12)
+    lightness.fused = False
+    expected = lightness(x)
+    lightness.fused = True
+    assert torch.allclose(lightness(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_spatial_attention_keeps_a_channels_last_input_channels_last(precision):
+    attention = SpatialAttention(16, 2, 4).eval()
+    x = torch.rand(1, 16, 24, 20).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), precision_context(InferenceOptions(precision=precision), "cpu"):
+        out = attention(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_bf16_autocast_runs_in_bf16_and_stays_close_to_fp32():

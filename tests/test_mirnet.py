@@ -117,10 +117,12 @@ def test_forward_keeps_odd_sizes(share_weights):
 def test_skff_weights_sum_to_one_across_branches():
     fusion = SelectiveKernelFusion(channels=16, branches=3, reduction=8)
     features = [torch.randn(2, 16, 5, 7) for _ in range(3)]
-    weights = fusion.branch_weights(torch.stack(features, dim=1))
+    weights = fusion.branch_weights(sum(features))
     assert weights.shape == (2, 3, 16, 1, 1)
     torch.testing.assert_close(weights.sum(1), torch.ones(2, 16, 1, 1))
     expected = sum(weights[:, i] * features[i] for i in range(3))
+    torch.testing.assert_close(fusion(features), expected)
+    fusion.fused = False
     torch.testing.assert_close(fusion(features), expected)
 
 

