@@ -165,3 +165,25 @@ def test_compiled_path_equals_the_reference_path_and_reports_its_compile_time_on
     reports = [line for line in capfd.readouterr().err.splitlines() if line.startswith("compile: ")]
     assert len(reports) == 1 and "ZeroDCE compiled in" in reports[0]
     assert "forward" not in prepare_net(compiled, InferenceOptions()).__dict__
+
+
+
+def test_compiled_bf16_path_reports_compile_time_speed_up_and_psnr():
+    from exposure_lab.evaluation.cost import _compiled_bf16, speed_table
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1)).eval()
+    x = torch.rand(1, 3, 16, 16)
+    reference = enhance(net, x)
+    row = _compiled_bf16(net, x, reference, eager_ms=100.0, repeats=1, budget_s=1.0)
+    assert row["compile_s"] > 0 and row["compiled_bf16_ms"] > 0
+    assert row["compiled_bf16_speedup"] == pytest.approx(100.0 / row["compiled_bf16_ms"])
+    assert 30 < row["compiled_bf16_psnr_db"] < float("inf")
+    assert "forward" not in net.__dict__  # the net is left on the uncompiled fast path
+    peak = {"fp32_matmul_gflops": 1, "fp32_conv3x3_gflops": 1, "bf16_matmul_gflops": 1}
+    peak |= {"cpu_capability": "AVX512", "native_bf16": True, "threads": 2}
+    table = speed_table({"machine_peak": peak, "rows": [{"model": "m", "size": 16, "gmacs": 0.1, **row}]})
+    header, _, line = table.splitlines()[2:5]
+    cells = dict(zip(header.split("|"), line.split("|"), strict=True))
+    assert float(cells[" compiled bf16 ms "]) == pytest.approx(row["compiled_bf16_ms"], rel=1e-3)
+    assert cells[" compile s "].strip() == f"{row['compile_s']:.0f}"

@@ -14,6 +14,8 @@ Keys (all optional):
                                 latency of eager fp32 NCHW, fast fp32, bf16 and ONNX Runtime, speed-ups,
                                 GFLOP/s, share of peak and output differences (`make bench`)
   onnx_models=[zero_dce_pp,unet]  the nets of the speed table also timed with ONNX Runtime (export first)
+  compile_models=[p_ieanet,p_ieanet_release]  … also timed with precision=bf16 compile=true (the compile
+                                time, about 100 s per net here, is its own column)
 With speed= also (defaults with speed=default, else off; [] turns one off):
   train_models=[unet,lmspec,mirnet_small,zero_dce_pp]  training images/s in fp32 and bf16-mixed at
                                 train_size × train_batch, beside one data-loader worker's items/s
@@ -34,6 +36,7 @@ from omegaconf import OmegaConf
 from exposure_lab.commands import exit_on_user_error
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.evaluation.cost import (
+    DEFAULT_COMPILE_MODELS,
     DEFAULT_ONNX_MODELS,
     DEFAULT_SPEED_RUNS,
     bench_speed,
@@ -62,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "out": None,
     "speed": None,
     "onnx_models": list(DEFAULT_ONNX_MODELS),
+    "compile_models": list(DEFAULT_COMPILE_MODELS),
     "train_models": None,
     "large_images": None,
     "large_model": "unet",

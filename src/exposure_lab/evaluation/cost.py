@@ -18,7 +18,13 @@ from torch.utils.flop_counter import FlopCounterMode
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.config import config_dir
 from exposure_lab.errors import user_error_of
-from exposure_lab.inference import enhance, primary_output
+from exposure_lab.inference import (
+    InferenceOptions,
+    enhance,
+    precision_context,
+    prepare_net,
+    primary_output,
+)
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -253,6 +259,7 @@ DEFAULT_SPEED_RUNS = (
     "p_ieanet_release:256",
 )
 DEFAULT_ONNX_MODELS = ("zero_dce_pp", "unet")
+DEFAULT_COMPILE_MODELS = ("p_ieanet", "p_ieanet_release")
 
 
 def matmul_peak_gflops(dtype: torch.dtype, size: int, repeats: int = 3) -> float:
@@ -315,7 +322,6 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
     eager (bf16 also as PSNR). All eager timings come first, before any path changes the allocator.
     bf16 is timed at the bench size only where oneDNN has native bf16; elsewhere its difference is measured
     at 128² (it is emulated and several times slower than fp32 there)."""
-    from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
     from exposure_lab.prediction.onnx import OnnxRuntimeNet, export_onnx
 
     runs = [spec.rsplit(":", 1) for spec in options["speed"]]
@@ -366,6 +372,8 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
             row["bf16_max_abs_diff"] = float(
                 (low.float() - (reference if peak["native_bf16"] else exact)).abs().max()
             )
+            if name in options["compile_models"] and peak["native_bf16"]:
+                row |= _compiled_bf16(nets[name], x, reference, row["eager_ms"], repeats, budget)
             if name in options["onnx_models"]:
                 path = export_onnx(
                     prepare_net(nets[name], InferenceOptions(channels_last=False)),
@@ -378,6 +386,27 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
                 row["onnxruntime_speedup"] = row["eager_ms"] / row["onnxruntime_ms"]
                 row["onnxruntime_max_abs_diff"] = float((by_ort - reference).abs().max())
     return {"machine_peak": peak, "rows": [_rounded(row) for row in rows]}
+
+
+def _compiled_bf16(
+    net: nn.Module, x: Tensor, reference: Tensor, eager_ms: float, repeats: int, budget_s: float
+) -> dict[str, Any]:
+    """`precision=bf16 compile=true` on the fast path: compile seconds (the first call), then median ms,
+    speed-up against eager and PSNR to the eager output."""
+    options = InferenceOptions(precision="bf16", compile=True)
+    net = prepare_net(net, options)
+    with precision_context(options, "cpu"):
+        start = time.perf_counter()
+        out = enhance(net, x)
+        compile_s = time.perf_counter() - start
+        seconds = median_seconds(lambda: enhance(net, x), repeats, budget_s, compile_s)
+    prepare_net(net, InferenceOptions())
+    return {
+        "compile_s": compile_s,
+        "compiled_bf16_ms": 1000 * seconds,
+        "compiled_bf16_speedup": eager_ms / (1000 * seconds),
+        "compiled_bf16_psnr_db": psnr_db(out, reference),
+    }
 
 
 def _rounded(row: dict[str, Any]) -> dict[str, Any]:
@@ -394,8 +423,8 @@ def speed_table(report: dict[str, Any]) -> str:
         f"native bf16: {peak['native_bf16']}, {peak['threads']} threads)",
         "",
         "| net | size | GMACs | eager ms | fast ms | ×fast | fast diff | GFLOP/s | % peak | bf16 ms "
-        "| ×bf16 | bf16 PSNR dB | ORT ms | ×ORT | ORT diff |",
-        "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ×bf16 | bf16 PSNR dB | compiled bf16 ms | ×compiled bf16 | compile s | ORT ms | ×ORT | ORT diff |",
+        "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["rows"]:
         psnr = (
@@ -414,7 +443,9 @@ def speed_table(report: dict[str, Any]) -> str:
             _cell(row, "bf16_ms"),
             _cell(row, "bf16_speedup"),
         ]
-        cells += [psnr, _cell(row, "onnxruntime_ms"), _cell(row, "onnxruntime_speedup")]
+        cells += [psnr, _cell(row, "compiled_bf16_ms"), _cell(row, "compiled_bf16_speedup")]
+        cells += [_cell(row, "compile_s", "{:.0f}"), _cell(row, "onnxruntime_ms")]
+        cells += [_cell(row, "onnxruntime_speedup")]
         cells += [_cell(row, "onnxruntime_max_abs_diff", "{:.1e}")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
