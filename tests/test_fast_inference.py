@@ -167,7 +167,6 @@ def test_compiled_path_equals_the_reference_path_and_reports_its_compile_time_on
     assert "forward" not in prepare_net(compiled, InferenceOptions()).__dict__
 
 
-
 def test_compiled_bf16_path_reports_compile_time_speed_up_and_psnr():
     from exposure_lab.evaluation.cost import _compiled_bf16, speed_table
 
