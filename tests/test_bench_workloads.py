@@ -43,6 +43,14 @@ def test_seam_error_is_zero_for_a_pixelwise_net_and_feathering_lowers_the_step()
     assert global_gain["butted_max_step_grey_levels"] > 2 * global_gain["max_step_grey_levels"]
 
 
+def test_data_section_measures_both_window_modes_and_the_corner_search():
+    from exposure_lab.evaluation.cost import bench_data
+
+    report = bench_data(repeats=1)
+    assert report["paired_items_per_s_random_128"] > 0 and report["paired_items_per_s_online_128"] > 0
+    assert {f"corner_search_ms_{s}_x{n}" for s, n in ((128, 10), (256, 6), (512, 4))} <= set(report)
+
+
 def test_training_rows_give_both_precisions_and_the_loader_ratio():
     (row,) = bench_training(["zero_dce"], size=32, batch=2, repeats=1, budget_s=1.0, loader_items_per_s=100.0)
     speeds = [row[f"{path}_images_per_s"] for path in ("eager_fp32", "fp32", "bf16")]

@@ -199,30 +199,42 @@ def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]
     return results
 
 
-def bench_data(repeats: int) -> dict[str, float]:
-    """Training items/s of a paired dataset (a photo as 1000×700 JPEGs, decoded per item, 128 px crops) with
-    random and with screened (patches=online) windows, and the LMSPEC corner search per image at 128/256/512
-    px with the official patch counts."""
+def _bench_scene() -> Tensor:
+    """(3,700,1000) in [0,1]: skimage's astronaut photo resized to a 0.7-megapixel frame."""
     from skimage import data
 
+    photo = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
+    return torch.nn.functional.interpolate(photo, size=(700, 1000), mode="bicubic")[0].clamp(0, 1)
+
+
+def paired_items_per_s(repeats: int, patch_rules: Any = None) -> float:
+    """Training items/s of a paired dataset: a photo as 1000×700 JPEGs (input and target), decoded per item,
+    augmented 128 px crops at random windows (`patch_rules` None) or screened ones (a `PatchRules`)."""
     from exposure_lab.data.datasets import PairedImageDataset
     from exposure_lab.data.io import write_image
-    from exposure_lab.data.patch_rules import PatchRules, choose_corners
     from exposure_lab.data.samples import Sample
 
-    photo = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
-    scene = torch.nn.functional.interpolate(photo, size=(700, 1000), mode="bicubic")[0].clamp(0, 1)
-    generator = torch.Generator().manual_seed(0)
-    rules = PatchRules()
-    results: dict[str, float] = {}
+    scene = _bench_scene()
     with tempfile.TemporaryDirectory() as folder:
         target = write_image(Path(folder) / "scene.jpg", scene)
         source = write_image(Path(folder) / "scene_N1.jpg", scene * 0.5)
         samples = [Sample(source, source.name, "scene", target)] * 16
-        for mode, patch_rules in (("random", None), ("online", rules)):
-            dataset = PairedImageDataset(samples, patch_size=128, augment=True, patch_rules=patch_rules)
-            seconds = median_seconds(lambda d=dataset: [d[i] for i in range(len(d))], repeats)
-            results[f"paired_items_per_s_{mode}_128"] = len(samples) / seconds
+        dataset = PairedImageDataset(samples, patch_size=128, augment=True, patch_rules=patch_rules)
+        seconds = median_seconds(lambda: [dataset[i] for i in range(len(dataset))], repeats)
+    return len(samples) / seconds
+
+
+def bench_data(repeats: int) -> dict[str, float]:
+    """`paired_items_per_s` with random and with screened (patches=online) windows, and the LMSPEC corner
+    search per image at 128/256/512 px with the official patch counts."""
+    from exposure_lab.data.patch_rules import PatchRules, choose_corners
+
+    rules = PatchRules()
+    results = {
+        f"paired_items_per_s_{mode}_128": paired_items_per_s(repeats, patch_rules)
+        for mode, patch_rules in (("random", None), ("online", rules))
+    }
+    scene, generator = _bench_scene(), torch.Generator().manual_seed(0)
     for size, count in ((128, 10), (256, 6), (512, 4)):
         search = lambda size=size, count=count: choose_corners(scene, size, count, rules, generator)  # noqa: E731
         results[f"corner_search_ms_{size}_x{count}"] = 1000 * median_seconds(search, repeats)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task
 from exposure_lab.data.io import write_array
-from exposure_lab.evaluation.cost import bench_data, median_seconds, peak_memory_mb
+from exposure_lab.evaluation.cost import median_seconds, paired_items_per_s, peak_memory_mb
 from exposure_lab.inference import InferenceOptions, enhance, prepare_net, primary_output, set_memory_reuse
 from exposure_lab.prediction.images import predict_paths
 from exposure_lab.prediction.video import enhance_video
@@ -218,7 +218,7 @@ def bench_workloads(options: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     repeats, budget = options["repeats"], options["time_budget_s"]
     report: dict[str, list[dict[str, Any]]] = {}
     if options["train_models"]:
-        loader = bench_data(repeats)["paired_items_per_s_random_128"]
+        loader = paired_items_per_s(repeats)
         report["training"] = bench_training(
             options["train_models"], options["train_size"], options["train_batch"], repeats, budget, loader
         )
