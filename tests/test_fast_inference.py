@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from tests.helpers import REPO
 from torch import nn
 
@@ -12,10 +13,12 @@ from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
 from exposure_lab.models.p_ieanet import (
+    HaarDWT,
     LightnessBlock,
     SpatialAttention,
     StructureLayer,
     _ReleasedLightness,
+    narrow_conv2d,
 )
 from exposure_lab.models.zero_dce import apply_curve, apply_curve_fused
 
@@ -55,17 +58,44 @@ def test_fused_curve_equals_the_reference_curve():
         assert not torch.equal(apply_curve_fused(x, curves, 8), x)
 
 
-def test_folded_p_ieanet_layers_equal_their_reference_layers():
+@pytest.mark.parametrize("recording", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_folded_p_ieanet_layers_equal_their_reference_layers(recording, memory_format):
     torch.manual_seed(0)
-    x = torch.randn(1, 16, 12, 14)
+    x = torch.randn(2, 16, 12, 14).contiguous(memory_format=memory_format)
     for layer in (StructureLayer(16, 2, 4), LightnessBlock(16, 2, 4)):
         with torch.no_grad():
             for parameter in layer.parameters():
                 parameter.add_(0.1 * torch.randn_like(parameter))
-        layer.fused = False
-        expected = layer(x)
-        layer.fused = True
-        assert torch.allclose(layer(x), expected, atol=1e-5)
+        layer.to(memory_format=memory_format)
+        with torch.set_grad_enabled(recording):
+            layer.fused = False
+            expected = layer(x)
+            layer.fused = True
+            actual = layer(x)
+        assert torch.allclose(actual, expected, atol=1e-5)
+        assert actual.requires_grad == recording
+
+
+@pytest.mark.parametrize(("size", "out_channels", "with_bias"), [(7, 1, True), (3, 1, False), (3, 3, True)])
+def test_narrow_conv_equals_the_convolution(size, out_channels, with_bias):
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 9, 13)
+    weight, bias = torch.randn(out_channels, 8, size, size), torch.randn(out_channels) if with_bias else None
+    expected = F.conv2d(x, weight, bias, padding=size // 2)
+    assert torch.allclose(narrow_conv2d(x, weight, bias), expected, atol=1e-4)
+    low = narrow_conv2d(x.bfloat16(), weight, bias)
+    assert low.dtype == torch.bfloat16
+    assert torch.allclose(low.float(), expected, atol=0.05 * expected.abs().max())
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_haar_inverse_of_separate_bands_equals_the_inverse_of_their_stack(memory_format):
+    bands = torch.randn(2, 5, 4, 6, 7)
+    apart = [band.contiguous(memory_format=memory_format) for band in bands.unbind(2)]
+    image = HaarDWT.inverse_of(*apart)
+    assert torch.allclose(image, HaarDWT().inverse(bands), atol=1e-6)
+    assert image.is_contiguous(memory_format=memory_format)
 
 
 def test_released_lightness_sums_its_groups_like_the_stacked_reference():
