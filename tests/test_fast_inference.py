@@ -12,13 +12,14 @@ from torch import nn
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
+from exposure_lab.models.layers import InPlacePReLU, gated_copies, narrow_conv2d
+from exposure_lab.models.mirnet import ResidualUpSample
 from exposure_lab.models.p_ieanet import (
     HaarDWT,
     LightnessBlock,
     SpatialAttention,
     StructureLayer,
     _ReleasedLightness,
-    narrow_conv2d,
 )
 from exposure_lab.models.zero_dce import apply_curve, apply_curve_fused
 
@@ -87,6 +88,44 @@ def test_narrow_conv_equals_the_convolution(size, out_channels, with_bias):
     low = narrow_conv2d(x.bfloat16(), weight, bias)
     assert low.dtype == torch.bfloat16
     assert torch.allclose(low.float(), expected, atol=0.05 * expected.abs().max())
+
+
+def test_in_place_prelu_is_bitwise_prelu_and_keeps_its_gradient_in_training():
+    prelu, reference = InPlacePReLU(), nn.PReLU()
+    with torch.no_grad():
+        prelu.weight.fill_(0.3)
+        reference.weight.fill_(0.3)
+    x = torch.randn(2, 4, 5, 6)
+    with torch.inference_mode():
+        fresh = x.clone()
+        assert torch.equal(prelu(fresh), reference(x))
+        assert torch.equal(fresh, reference(x))  # written in place
+    source = x.clone().requires_grad_()
+    out = prelu(source)
+    out.sum().backward()
+    assert prelu.weight.grad is not None and torch.equal(source, x)
+    assert torch.equal(out, reference(x))
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_gated_copies_equal_the_concatenated_products(memory_format):
+    features = torch.randn(2, 6, 5, 7).contiguous(memory_format=memory_format)
+    gates = (torch.rand(2, 1, 5, 7), torch.rand(2, 6, 1, 1))
+    expected = torch.cat([features * gate for gate in gates], 1)
+    with torch.inference_mode():
+        written = gated_copies(features, gates, in_place=True)
+    assert torch.equal(written, expected) and written.is_contiguous(memory_format=memory_format)
+
+
+def test_mirnet_upsampling_resizes_after_its_bottom_conv_like_the_reference():
+    torch.manual_seed(0)
+    upsample = ResidualUpSample(8).eval()
+    x = torch.randn(2, 8, 6, 10)
+    with torch.inference_mode():
+        upsample.fused = False
+        expected = upsample(x)
+        upsample.fused = True
+        assert torch.allclose(upsample(x), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])

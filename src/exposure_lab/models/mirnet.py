@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import crop_to, pad_to_multiple
+from exposure_lab.models.layers import InPlacePReLU, gated_copies
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
@@ -41,9 +42,9 @@ class ResidualDownSample(nn.Module):
         super().__init__()
         self.top = nn.Sequential(
             _conv(channels, channels, 1),
-            nn.PReLU(),
+            InPlacePReLU(),
             _conv(channels, channels, 3),
-            nn.PReLU(),
+            InPlacePReLU(),
             BlurPool(channels),
             _conv(channels, 2 * channels, 1),
         )
@@ -55,25 +56,33 @@ class ResidualDownSample(nn.Module):
 
 
 class ResidualUpSample(nn.Module):
-    """×2 resolution, ×½ channels: (1×1, PReLU, 3×3 transposed stride 2, PReLU, 1×1) + (bilinear, 1×1)."""
+    """×2 resolution, ×½ channels: (1×1, PReLU, 3×3 transposed stride 2, PReLU, 1×1) + (bilinear, 1×1).
+    The attribute `fused` (default True) runs the bottom 1×1 conv before the bilinear resize (they commute:
+    the resize weights sum to 1 and the conv has no bias), on a quarter of the pixels and half the channels
+    to resize."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.top = nn.Sequential(
             _conv(channels, channels, 1),
-            nn.PReLU(),
+            InPlacePReLU(),
             nn.ConvTranspose2d(channels, channels, 3, stride=2, padding=1, output_padding=1, bias=False),
-            nn.PReLU(),
+            InPlacePReLU(),
             _conv(channels, channels // 2, 1),
         )
         self.bottom = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
             _conv(channels, channels // 2, 1),
         )
+        self.fused = True
 
     def forward(self, x: Tensor) -> Tensor:
         """(B,C,H,W) → (B,C/2,2H,2W)."""
-        return self.top(x) + self.bottom(x)
+        if not self.fused:
+            return self.top(x) + self.bottom(x)
+        resize, conv = self.bottom
+        bottom = F.interpolate(conv(x), scale_factor=2, mode=resize.mode, align_corners=resize.align_corners)
+        return self.top(x).add_(bottom)
 
 
 def resampler(channels: int, steps: int, down: bool) -> nn.Sequential:
@@ -84,7 +93,8 @@ def resampler(channels: int, steps: int, down: bool) -> nn.Sequential:
 
 
 class DualAttentionUnit(nn.Module):
-    """x + 1×1([spatial attention(r), channel attention(r)]) with r = 3×3 → act → 3×3 of x; (B,C,H,W)."""
+    """x + 1×1([spatial attention(r), channel attention(r)]) with r = 3×3 → act → 3×3 of x; (B,C,H,W).
+    The attribute `fused` (default True) writes both attention products straight into the 1×1's input."""
 
     def __init__(self, channels: int, reduction: int, act: nn.Module) -> None:
         super().__init__()
@@ -97,13 +107,14 @@ class DualAttentionUnit(nn.Module):
             nn.Sigmoid(),
         )
         self.fuse = _conv(2 * channels, channels, 1)
+        self.fused = True
 
     def forward(self, x: Tensor) -> Tensor:
         res = self.body(x)
         pooled = torch.cat([res.amax(1, keepdim=True), res.mean(1, keepdim=True)], dim=1)
-        spatial = res * torch.sigmoid(self.spatial_attention(pooled))
-        channel = res * self.channel_attention(res.mean((2, 3), keepdim=True))
-        return x + self.fuse(torch.cat([spatial, channel], dim=1))
+        spatial_gate = torch.sigmoid(self.spatial_attention(pooled))
+        channel_gate = self.channel_attention(res.mean((2, 3), keepdim=True))
+        return x + self.fuse(gated_copies(res, (spatial_gate, channel_gate), self.fused))
 
 
 class SelectiveKernelFusion(nn.Module):
@@ -118,7 +129,7 @@ class SelectiveKernelFusion(nn.Module):
         super().__init__()
         hidden = max(channels // reduction, 4)
         self.branches = branches
-        self.squeeze = nn.Sequential(_conv(channels, hidden, 1), nn.PReLU())
+        self.squeeze = nn.Sequential(_conv(channels, hidden, 1), InPlacePReLU())
         self.excite = _conv(hidden, branches * channels, 1)
         self.fused = True
 
@@ -154,7 +165,7 @@ class MultiScaleResidualBlock(nn.Module):
         columns = 1 if shared_act is not None else width
         self.dau = nn.ModuleList(
             nn.ModuleList(
-                DualAttentionUnit(rows[row], reduction, shared_act or nn.PReLU()) for _ in range(columns)
+                DualAttentionUnit(rows[row], reduction, shared_act or InPlacePReLU()) for _ in range(columns)
             )
             for row in range(height)
         )
@@ -256,7 +267,7 @@ class MIRNet(nn.Module):
             )
         self.n_feat, self.n_msrb, self.share_weights = n_feat, n_msrb, share_weights
         self.size_multiple = 2 ** (height - 1)
-        shared_act = nn.PReLU() if share_weights else None
+        shared_act = InPlacePReLU() if share_weights else None
         self.head = _conv(in_channels, n_feat, 3)
         self.groups = nn.Sequential(
             *(

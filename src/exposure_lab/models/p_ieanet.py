@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
+from exposure_lab.models.layers import gated_copies, memory_format_of, narrow_conv2d
 
 # (dy, dx) of the 8 neighbours that the directional gradient maps subtract from each position.
 NEIGHBOURS: tuple[tuple[int, int], ...] = (
@@ -65,7 +66,7 @@ class HaarDWT(nn.Module):
         no layout conversion). Equal to `inverse` up to float rounding."""
         batch, channels, height, width = low.shape
         out = torch.empty(
-            batch, channels, 2 * height, 2 * width, dtype=low.dtype, memory_format=_memory_format(low)
+            batch, channels, 2 * height, 2 * width, dtype=low.dtype, memory_format=memory_format_of(low)
         )
         sums, differences = low + lh, low - lh
         high_sums, high_differences = hl + hh, hl - hh
@@ -106,33 +107,8 @@ class SpatialAttention(nn.Module):
             grid = F.conv2d(grid, projection.to(grid.dtype))
         if self.fused:  # a fresh tensor in x's layout: the transposed view's strides (batch stride ≠ C·H·W)
             # make interpolate's output NCHW for a channels-last x, and every later op then mixes two layouts
-            grid = grid.clone(memory_format=_memory_format(x))
+            grid = grid.clone(memory_format=memory_format_of(x))
         return F.interpolate(grid, size=x.shape[-2:], mode="bilinear", align_corners=False)
-
-
-def _memory_format(x: Tensor) -> torch.memory_format:
-    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-    return torch.channels_last if channels_last and not x.is_contiguous() else torch.contiguous_format
-
-
-def narrow_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """`F.conv2d(x, weight, bias, padding=k // 2)` for a conv to few output channels (odd k×k, stride 1, zero
-    padding), as a 1×1 conv to k²·C_out channels and 2(k−1) shifted sums, accumulated in fp32 and returned
-    in x's dtype. oneDNN runs convs to one output channel ~20× below its peak here; this runs them 3× faster.
-    x (B,C,H,W), weight (C_out,C,k,k) → (B,C_out,H,W); equal to the conv up to float rounding."""
-    out_channels, _, size, _ = weight.shape
-    batch, _, height, width = x.shape
-    taps = weight.permute(2, 3, 0, 1).reshape(size * size * out_channels, -1, 1, 1)
-    pad = size // 2
-    shape = (batch, size * size * out_channels, height + 2 * pad, width + 2 * pad)
-    padded = torch.zeros(shape, dtype=torch.float32, device=x.device)
-    padded[..., pad : pad + height, pad : pad + width] = F.conv2d(x, taps.to(x.dtype))
-    projected = padded.view(batch, size, size, out_channels, height + 2 * pad, -1)
-    rows = functools.reduce(torch.add, (projected[:, :, dx, ..., dx : dx + width] for dx in range(size)))
-    out = functools.reduce(torch.add, (rows[:, dy, :, dy : dy + height] for dy in range(size)))
-    if bias is not None:
-        out = out + bias.float()[:, None, None]
-    return out.to(x.dtype)
 
 
 def gradient_kernel(conv: nn.Conv2d) -> Tensor:
@@ -236,20 +212,7 @@ class LightnessBlock(nn.Module):
             weights = self.scale_weights.softmax(0)
             multi_scale = sum(w * conv(context) for w, conv in zip(weights, self.pixel_scales, strict=True))
             logits = self.pixel_map(multi_scale)
-        return x + self.merge(_gated_copies(features, (channel_gate, torch.sigmoid(logits)), self.fused))
-
-
-def _gated_copies(features: Tensor, gates: tuple[Tensor, ...], in_place: bool) -> Tensor:
-    """`torch.cat([features * gate for gate in gates], 1)`; with `in_place` and no gradient recorded, each
-    product is written straight into its channel slice of the result instead of being concatenated."""
-    if not in_place or torch.is_grad_enabled():
-        return torch.cat([features * gate for gate in gates], 1)
-    batch, channels, height, width = features.shape
-    layout = _memory_format(features)
-    out = torch.empty(batch, len(gates) * channels, height, width, dtype=features.dtype, memory_format=layout)
-    for index, gate in enumerate(gates):
-        torch.mul(features, gate, out=out[:, index * channels : (index + 1) * channels])
-    return out
+        return x + self.merge(gated_copies(features, (channel_gate, torch.sigmoid(logits)), self.fused))
 
 
 class PIEANet(nn.Module):
