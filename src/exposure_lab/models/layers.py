@@ -19,7 +19,7 @@ def memory_format_of(x: Tensor) -> torch.memory_format:
 def narrow_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """`F.conv2d(x, weight, bias, padding=k // 2)` for a conv to few output channels (odd k×k, stride 1, zero
     padding), as a 1×1 conv to k²·C_out channels and 2(k−1) shifted sums, accumulated in fp32 and returned
-    in x's dtype. oneDNN runs convs to one output channel ~20× below its peak here; this runs them 3× faster.
+    in x's dtype: oneDNN runs convs to one or a few output channels far below its peak, a 1×1 conv near it.
     x (B,C,H,W), weight (C_out,C,k,k) → (B,C_out,H,W); equal to the conv up to float rounding."""
     out_channels, _, size, _ = weight.shape
     batch, _, height, width = x.shape

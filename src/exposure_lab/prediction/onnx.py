@@ -42,19 +42,22 @@ def parity_image(height: int = 200, width: int = 264) -> Tensor:
 
 def export_onnx(net: nn.Module, path: Path, example: Tensor) -> Path:
     """Write `net` (eval mode, fp32, NCHW) as ONNX at `path` with dynamic batch, height and width, traced on
-    `example` (1,3,H,W). The size multiple is stored in the model's metadata. Raises ExposureLabError with
-    the net's `onnx_unsupported` reason (a net the exporter is known to fail on, after a minute of tracing),
-    or with the exporter's first line when the net cannot be exported."""
+    `example` (1,3,H,W) with its mirror image as a batch of two. The size multiple is stored in the model's
+    metadata. Raises ExposureLabError with the net's `onnx_unsupported` reason (a net the exporter is known to
+    fail on, after a minute of tracing), or with the exporter's first line when the net cannot be exported."""
     reason = getattr(net, "onnx_unsupported", None)
     if reason:
         raise ExposureLabError(f"{type(net).__name__} cannot be exported to ONNX: {reason}")
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapped = ExportableNet(net).eval()
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
+    # Traced on a batch of two (the example and its mirror image): a batch of one is specialised to a
+    # constant, which fixes the graph's batch to 1 wherever an op's shape depends on it.
+    batch = torch.cat([example, example.flip(-1)]) if example.shape[0] == 1 else example
     try:
         program = torch.onnx.export(
             wrapped,
-            (example,),
+            (batch,),
             dynamo=True,
             dynamic_shapes=(dims,),
             input_names=[INPUT_NAME],
