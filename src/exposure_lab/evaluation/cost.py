@@ -1,15 +1,18 @@
 """The cost of nets, metrics and data loading on this machine: parameters, MACs, latency, peak memory and
 training throughput (the measuring side of `exposure-lab bench`)."""
 
+from __future__ import annotations
+
 import copy
 import ctypes
+import functools
 import platform
 import re
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +28,9 @@ from exposure_lab.inference import (
     prepare_net,
     primary_output,
 )
+
+if TYPE_CHECKING:
+    from exposure_lab.data.patch_rules import PatchRules
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -199,15 +205,17 @@ def bench_metrics(sizes: list[int], repeats: int) -> dict[str, dict[str, float]]
     return results
 
 
+@functools.cache
 def _bench_scene() -> Tensor:
-    """(3,700,1000) in [0,1]: skimage's astronaut photo resized to a 0.7-megapixel frame."""
+    """(3,700,1000) in [0,1]: skimage's astronaut photo resized to a 0.7-megapixel frame (one tensor, shared
+    by the data benches: never written to)."""
     from skimage import data
 
     photo = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
     return torch.nn.functional.interpolate(photo, size=(700, 1000), mode="bicubic")[0].clamp(0, 1)
 
 
-def paired_items_per_s(repeats: int, patch_rules: Any = None) -> float:
+def paired_items_per_s(repeats: int, patch_rules: PatchRules | None = None) -> float:
     """Training items/s of a paired dataset: a photo as 1000×700 JPEGs (input and target), decoded per item,
     augmented 128 px crops at random windows (`patch_rules` None) or screened ones (a `PatchRules`)."""
     from exposure_lab.data.datasets import PairedImageDataset
