@@ -12,7 +12,7 @@ from torch import Tensor
 
 from exposure_lab.checkpoints import build_task
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.models.mirnet import MIRNet, SelectiveKernelFusion
+from exposure_lab.models.mirnet import BlurPool, MIRNet, SelectiveKernelFusion
 from exposure_lab.schedules import warmup_cosine
 
 SMALL = {"n_feat": 8, "n_rrg": 2, "n_msrb": 2}
@@ -112,6 +112,20 @@ def test_forward_keeps_odd_sizes(share_weights):
     with torch.no_grad():
         assert net(x).shape == x.shape
     assert net.size_multiple == 4
+
+
+@pytest.mark.parametrize("size", [(12, 16), (11, 9)])
+def test_blur_pool_is_the_official_filter_in_fp32_and_in_bf16(size):
+    x = torch.rand(2, 4, *size)
+    blur = BlurPool(4)
+    exact = blur(x)
+    taps = torch.tensor([1.0, 2.0, 1.0])
+    window = x[..., 1:4, 1:4]  # what output (1, 1) sees: reflect pad 1, stride 2
+    assert torch.allclose(exact[..., 1, 1], (window * taps.outer(taps) / 16).sum((-2, -1)), atol=1e-6)
+    low = blur(x.bfloat16())  # two 2-tap means instead of the depthwise conv
+    assert low.dtype == torch.bfloat16
+    assert low.shape == exact.shape == (2, 4, -(-size[0] // 2), -(-size[1] // 2))
+    assert (low.float() - exact).abs().max() < 1e-2
 
 
 def test_skff_weights_sum_to_one_across_branches():
