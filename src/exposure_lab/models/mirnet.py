@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import crop_to, pad_to_multiple
-from exposure_lab.models.layers import InPlacePReLU, gated_copies
+from exposure_lab.models.layers import InPlacePReLU, gated_copies, weighted_sum
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
@@ -148,7 +148,7 @@ class SelectiveKernelFusion(nn.Module):
             stacked = torch.stack(features, dim=1)
             return (stacked * self.branch_weights(stacked.sum(1))).sum(1)
         weights = self.branch_weights(functools.reduce(torch.add, features)).unbind(1)
-        return functools.reduce(torch.add, map(torch.mul, features, weights))
+        return weighted_sum(features, weights)
 
 
 class MultiScaleResidualBlock(nn.Module):

@@ -7,7 +7,6 @@ simplified network of the official release (`"released"`, loads the official che
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from exposure_lab.errors import ExposureLabError
-from exposure_lab.models.layers import gated_copies, memory_format_of, narrow_conv2d
+from exposure_lab.models.layers import gated_copies, memory_format_of, narrow_conv2d, weighted_sum
 
 # (dy, dx) of the 8 neighbours that the directional gradient maps subtract from each position.
 NEIGHBOURS: tuple[tuple[int, int], ...] = (
@@ -355,7 +354,7 @@ class _ReleasedLightness(nn.Module):
         if self.fused:
             pooled = torch.cat([F.adaptive_avg_pool2d(output, 1) for output in outputs], 1)
             weights = self.group_attention.gate(pooled).chunk(len(outputs), 1)
-            weighted = functools.reduce(torch.add, map(torch.mul, outputs, weights))
+            weighted = weighted_sum(outputs, weights)
         else:
             stacked = torch.stack(outputs, 1)
             batch, groups, channels = stacked.shape[:3]
