@@ -2,6 +2,7 @@
 feathered overlaps, and the inference options (precision, channels-last, compile, fused kernels, backend)."""
 
 import ctypes
+import functools
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -242,9 +243,30 @@ def compile_forward(net: nn.Module) -> None:
     net.forward = forward
 
 
+@functools.cache
+def native_bf16_cpu() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (AVX-512 BF16 or AMX); elsewhere it is emulated."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+@functools.cache
+def note_emulated_bf16(option: str) -> None:
+    """Print to stderr, once per process and `option` (e.g. "precision=bf16"), that bf16 on this CPU is
+    emulated and slower than fp32, when it is; nothing on CPUs with native bf16."""
+    if not native_bf16_cpu():
+        print(
+            f"{option}: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native bf16 "
+            "(AVX-512 BF16 or AMX): bf16 runs emulated here, slower than fp32",
+            file=sys.stderr,
+        )
+
+
 @contextmanager
 def precision_context(options: InferenceOptions, device: torch.device | str) -> Iterator[None]:
-    """bf16 autocast on `device` when `options.precision` is "bf16"; nothing otherwise."""
+    """bf16 autocast on `device` when `options.precision` is "bf16" (noting once on a CPU without native
+    bf16 that it is emulated there); nothing otherwise."""
     device_type = torch.device(device).type
+    if options.precision == "bf16" and device_type == "cpu":
+        note_emulated_bf16("precision=bf16")
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
         yield
