@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from tests.helpers import REPO
 from torch import nn
 
+from exposure_lab import inference
 from exposure_lab.checkpoints import build_task, compose_model_config
 from exposure_lab.errors import ExposureLabError
 from exposure_lab.inference import InferenceOptions, enhance, precision_context, prepare_net
@@ -168,6 +169,20 @@ def test_bf16_autocast_runs_in_bf16_and_stays_close_to_fp32():
     assert "bf16" in options.describe() and "not exact" in options.describe()
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_is_noted_once(monkeypatch, capsys, native):
+    monkeypatch.setattr(inference, "native_bf16_cpu", lambda: native)
+    inference.note_emulated_bf16.cache_clear()
+    for precision in ("fp32", "bf16", "bf16"):
+        with precision_context(InferenceOptions(precision=precision), "cpu"):
+            pass
+    notes = capsys.readouterr().err.splitlines()
+    assert len(notes) == (0 if native else 1)
+    if not native:
+        assert notes[0].startswith("precision=bf16: this CPU (") and "emulated" in notes[0]
+    inference.note_emulated_bf16.cache_clear()
+
+
 def test_options_reject_unknown_values():
     with pytest.raises(ExposureLabError, match="precision"):
         InferenceOptions(precision="fp16")
@@ -221,6 +236,20 @@ def test_speed_table_reports_every_path_and_the_machine_peak():
     assert row["eager_ms"] > 0 and row["fast_ms"] > 0 and row["fast_speedup"] > 0
     assert "bf16_psnr_db" in row or "bf16_psnr_db_128px" in row
     assert "| zero_dce_pp | 48 |" in speed_table(report)
+
+
+def test_speed_rows_rate_the_fast_path_by_the_macs_it_executes():
+    from exposure_lab.commands.bench import parse_arguments
+    from exposure_lab.evaluation.cost import bench_speed
+
+    options = parse_arguments(["speed=[unet:32,p_ieanet:64]", "onnx_models=[]", "repeats=1"])
+    unet, p_ieanet = bench_speed(options)["rows"]
+    assert unet["fast_gmacs"] == unet["gmacs"]
+    assert (
+        0.5 * p_ieanet["gmacs"] < p_ieanet["fast_gmacs"] < 0.95 * p_ieanet["gmacs"]
+    )  # folded and on the grid
+    rate = 2 * p_ieanet["fast_gmacs"] / p_ieanet["fast_ms"] * 1000
+    assert p_ieanet["fast_gflops"] == pytest.approx(rate, rel=0.01)
 
 
 def test_compiled_path_equals_the_reference_path_and_reports_its_compile_time_once(capfd):

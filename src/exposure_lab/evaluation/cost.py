@@ -24,6 +24,7 @@ from exposure_lab.errors import user_error_of
 from exposure_lab.inference import (
     InferenceOptions,
     enhance,
+    native_bf16_cpu,
     precision_context,
     prepare_net,
     primary_output,
@@ -311,7 +312,7 @@ def machine_peak() -> dict[str, Any]:
     conv = conv_peak_gflops()
     return {
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "native_bf16": native_bf16_cpu(),
         "fp32_matmul_gflops": round(fp32, 1),
         "fp32_conv3x3_gflops": round(conv, 1),
         "fp32_peak_gflops": round(max(fp32, conv), 1),
@@ -334,11 +335,24 @@ def _timed(function: Callable[[], Tensor], repeats: int, budget_s: float) -> tup
     return median_seconds(function, repeats, budget_s, first), output
 
 
+def _timed_and_counted(
+    function: Callable[[], Tensor], repeats: int, budget_s: float
+) -> tuple[float, Tensor, float]:
+    """(median seconds, the output, MACs the call executed) of `function`, the MACs counted during the
+    warm-up call (FlopCounterMode: convolutions and matrix products)."""
+    start = time.perf_counter()
+    with FlopCounterMode(display=False) as counter:
+        output = function()
+    first = time.perf_counter() - start
+    return median_seconds(function, repeats, budget_s, first), output, counter.get_total_flops() / 2
+
+
 def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
     """The speed table: machine peak, then per net and size the latency of each path — eager (today's fp32
     NCHW reference implementations, glibc's default allocator behaviour), fast (fp32: fused kernels,
     channels-last, memory reuse), bf16 autocast on the fast path, ONNX Runtime — with the speed-ups against
-    eager, GFLOP/s of the fast path and its share of the fp32 peak, and each path's max abs difference to
+    eager, the MACs the fast path executes (its fused kernels can skip or fold work), its GFLOP/s from those
+    and their share of the fp32 peak, and each path's max abs difference to
     eager (bf16 also as PSNR). All eager timings come first, before any path changes the allocator.
     bf16 is timed at the bench size only where oneDNN has native bf16; elsewhere its difference is measured
     at 128² (it is emulated and several times slower than fp32 there)."""
@@ -368,11 +382,12 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
                 images[row["size"]],
                 eager_outputs[name, size],
             )
-            seconds, fast = _timed(lambda n=net, x=x: enhance(n, x), repeats, budget)
+            seconds, fast, fast_macs = _timed_and_counted(lambda n=net, x=x: enhance(n, x), repeats, budget)
             row["fast_ms"] = 1000 * seconds
             row["fast_speedup"] = row["eager_ms"] / row["fast_ms"]
             row["fast_max_abs_diff"] = float((fast - reference).abs().max())
-            row["fast_gflops"] = 2 * row["gmacs"] / seconds
+            row["fast_gmacs"] = round(fast_macs / 1e9, 2)
+            row["fast_gflops"] = 2 * fast_macs / 1e9 / seconds
             row["fast_share_of_peak"] = row["fast_gflops"] / peak["fp32_peak_gflops"]
             bf16 = InferenceOptions(precision="bf16")
             if peak["native_bf16"]:
@@ -442,9 +457,10 @@ def speed_table(report: dict[str, Any]) -> str:
         f"{peak['bf16_matmul_gflops']} GFLOP/s ({peak['cpu_capability']}, "
         f"native bf16: {peak['native_bf16']}, {peak['threads']} threads)",
         "",
-        "| net | size | GMACs | eager ms | fast ms | ×fast | fast diff | GFLOP/s | % peak | bf16 ms "
-        "| ×bf16 | bf16 PSNR dB | compiled bf16 ms | ×compiled bf16 | compile s | ORT ms | ×ORT | ORT diff |",
-        "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| net | size | GMACs | eager ms | fast ms | ×fast | fast diff | fast GMACs | GFLOP/s | % peak "
+        "| bf16 ms | ×bf16 | bf16 PSNR dB | compiled bf16 ms | ×compiled bf16 | compile s | ORT ms | ×ORT "
+        "| ORT diff |",
+        "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["rows"]:
         psnr = (
@@ -456,6 +472,7 @@ def speed_table(report: dict[str, Any]) -> str:
         cells += [
             _cell(row, "fast_speedup"),
             _cell(row, "fast_max_abs_diff", "{:.1e}"),
+            _cell(row, "fast_gmacs"),
             _cell(row, "fast_gflops"),
         ]
         cells += [
