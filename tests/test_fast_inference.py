@@ -236,6 +236,8 @@ def test_speed_table_reports_every_path_and_the_machine_peak():
     assert row["eager_ms"] > 0 and row["fast_ms"] > 0 and row["fast_speedup"] > 0
     assert "bf16_psnr_db" in row or "bf16_psnr_db_128px" in row
     assert "| zero_dce_pp | 48 |" in speed_table(report)
+    (again,) = bench_speed(options)["rows"]  # seeded: the same weights and image in every run
+    assert again["bf16_max_abs_diff"] == row["bf16_max_abs_diff"]
 
 
 def test_speed_rows_rate_the_fast_path_by_the_macs_it_executes():

@@ -352,8 +352,9 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
     NCHW reference implementations, glibc's default allocator behaviour), fast (fp32: fused kernels,
     channels-last, memory reuse), bf16 autocast on the fast path, ONNX Runtime — with the speed-ups against
     eager, the MACs the fast path executes (its fused kernels can skip or fold work), its GFLOP/s from those
-    and their share of the fp32 peak, and each path's max abs difference to
-    eager (bf16 also as PSNR). All eager timings come first, before any path changes the allocator.
+    and their share of the fp32 peak, and each path's max abs difference to eager (bf16 also as PSNR). Nets
+    and images are seeded (0), so runs compare the same weights. All eager timings come first, before any
+    path changes the allocator.
     bf16 is timed at the bench size only where oneDNN has native bf16; elsewhere its difference is measured
     at 128² (it is emulated and several times slower than fp32 there)."""
     from exposure_lab.prediction.onnx import OnnxRuntimeNet, export_onnx
@@ -361,8 +362,12 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
     runs = [spec.rsplit(":", 1) for spec in options["speed"]]
     repeats, budget = options["repeats"], options["time_budget_s"]
     peak = machine_peak()
-    nets = {name: build_task(compose_model_config(name)).net.eval() for name, _ in runs}
-    images = {int(size): torch.rand(1, 3, int(size), int(size)) for _, size in runs}
+    nets = {}
+    for name, _ in runs:
+        torch.manual_seed(0)
+        nets[name] = build_task(compose_model_config(name)).net.eval()
+    generator = torch.Generator().manual_seed(0)
+    images = {int(size): torch.rand(1, 3, int(size), int(size), generator=generator) for _, size in runs}
     rows: list[dict[str, Any]] = []
     eager_outputs = {}
     for name, size in runs:
