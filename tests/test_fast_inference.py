@@ -247,9 +247,8 @@ def test_speed_rows_rate_the_fast_path_by_the_macs_it_executes():
     options = parse_arguments(["speed=[unet:32,p_ieanet:64]", "onnx_models=[]", "repeats=1"])
     unet, p_ieanet = bench_speed(options)["rows"]
     assert unet["fast_gmacs"] == unet["gmacs"]
-    assert (
-        0.5 * p_ieanet["gmacs"] < p_ieanet["fast_gmacs"] < 0.95 * p_ieanet["gmacs"]
-    )  # folded and on the grid
+    # its folded convolutions and its long-range part on the attention grid skip part of the reference's MACs
+    assert 0.5 * p_ieanet["gmacs"] < p_ieanet["fast_gmacs"] < 0.95 * p_ieanet["gmacs"]
     rate = 2 * p_ieanet["fast_gmacs"] / p_ieanet["fast_ms"] * 1000
     assert p_ieanet["fast_gflops"] == pytest.approx(rate, rel=0.01)
 
