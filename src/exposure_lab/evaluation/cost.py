@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from exposure_lab.data.patch_rules import PatchRules
 
 
+def seeded_net(name: str) -> nn.Module:
+    """The net of model config `name` initialised under seed 0: every bench run measures the same weights."""
+    torch.manual_seed(0)
+    return build_task(compose_model_config(name)).net
+
+
 def count_parameters(net: nn.Module) -> int:
     """Number of parameters of a net (0 for classical baselines)."""
     return sum(p.numel() for p in net.parameters())
@@ -362,10 +368,7 @@ def bench_speed(options: dict[str, Any]) -> dict[str, Any]:
     runs = [spec.rsplit(":", 1) for spec in options["speed"]]
     repeats, budget = options["repeats"], options["time_budget_s"]
     peak = machine_peak()
-    nets = {}
-    for name, _ in runs:
-        torch.manual_seed(0)
-        nets[name] = build_task(compose_model_config(name)).net.eval()
+    nets = {name: seeded_net(name).eval() for name, _ in runs}
     generator = torch.Generator().manual_seed(0)
     images = {int(size): torch.rand(1, 3, int(size), int(size), generator=generator) for _, size in runs}
     rows: list[dict[str, Any]] = []

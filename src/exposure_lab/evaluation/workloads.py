@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from exposure_lab.checkpoints import build_task, compose_model_config, load_task
 from exposure_lab.data.io import write_array
-from exposure_lab.evaluation.cost import median_seconds, paired_items_per_s, peak_memory_mb
+from exposure_lab.evaluation.cost import median_seconds, paired_items_per_s, peak_memory_mb, seeded_net
 from exposure_lab.inference import InferenceOptions, enhance, prepare_net, primary_output, set_memory_reuse
 from exposure_lab.prediction.images import predict_paths
 from exposure_lab.prediction.video import enhance_video
@@ -80,8 +80,7 @@ def bench_training(
     (`loader_items_per_s` / the fastest step's images/s; above 1 one worker keeps up alone)."""
     rows = []
     for name in names:
-        torch.manual_seed(0)
-        net = build_task(compose_model_config(name)).net
+        net = seeded_net(name)
         eager = training_images_per_s(net, size, batch, "fp32", False, repeats, budget_s)
         fp32 = training_images_per_s(net, size, batch, "fp32", True, repeats, budget_s)
         bf16 = training_images_per_s(net, size, batch, "bf16", True, repeats, budget_s)
